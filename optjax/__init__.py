@@ -14,6 +14,8 @@ modules grouped by concept:
   ``_averaging`` (EMA/SWA of parameters);
 * ``_flax_adapter``: the one module that knows about ``flax.nnx``;
 * ``_optimizers``: the aliases, each a short chain of primitives;
+* ``_modern``: the recent optimizers (Muon, SOAP, Shampoo, MARS, Cautious,
+  Schedule-Free, Prodigy, D-Adaptation, ADOPT, AdEMAMix, Sophia, SAM, L-BFGS);
 * ``_schedules``: learning-rate schedules (public as ``optjax.schedules``).
 """
 
@@ -74,6 +76,61 @@ from optjax._masking import MaskedNode as MaskedNode
 from optjax._masking import MaskedState as MaskedState
 from optjax._masking import masked as masked
 from optjax._maximize import maximize as maximize
+from optjax._modern._ademamix import ScaleByAdemamixState as ScaleByAdemamixState
+from optjax._modern._ademamix import (
+    ScaleBySimplifiedAdEMAMixState as ScaleBySimplifiedAdEMAMixState,
+)
+from optjax._modern._ademamix import ademamix as ademamix
+from optjax._modern._ademamix import scale_by_ademamix as scale_by_ademamix
+from optjax._modern._ademamix import scale_by_simplified_ademamix as scale_by_simplified_ademamix
+from optjax._modern._ademamix import simplified_ademamix as simplified_ademamix
+from optjax._modern._adopt import ScaleByAdoptState as ScaleByAdoptState
+from optjax._modern._adopt import adopt as adopt
+from optjax._modern._adopt import scale_by_adopt as scale_by_adopt
+from optjax._modern._cautious import CautiousState as CautiousState
+from optjax._modern._cautious import cautious as cautious
+from optjax._modern._dadapt import DAdaptAdamWState as DAdaptAdamWState
+from optjax._modern._dadapt import dadapt_adamw as dadapt_adamw
+from optjax._modern._lbfgs import ScaleByLBFGSState as ScaleByLBFGSState
+from optjax._modern._lbfgs import lbfgs as lbfgs
+from optjax._modern._lbfgs import scale_by_lbfgs as scale_by_lbfgs
+from optjax._modern._linesearch import (
+    ScaleByBacktrackingLinesearchState as ScaleByBacktrackingLinesearchState,
+)
+from optjax._modern._linesearch import ScaleByZoomLinesearchState as ScaleByZoomLinesearchState
+from optjax._modern._linesearch import (
+    scale_by_backtracking_linesearch as scale_by_backtracking_linesearch,
+)
+from optjax._modern._linesearch import scale_by_zoom_linesearch as scale_by_zoom_linesearch
+from optjax._modern._mars import ScaleByMarsState as ScaleByMarsState
+from optjax._modern._mars import mars_adamw as mars_adamw
+from optjax._modern._mars import mars_lion as mars_lion
+from optjax._modern._mars import scale_by_mars as scale_by_mars
+from optjax._modern._muon import MuonDimensionNumbers as MuonDimensionNumbers
+from optjax._modern._muon import MuonState as MuonState
+from optjax._modern._muon import muon as muon
+from optjax._modern._muon import scale_by_muon as scale_by_muon
+from optjax._modern._prodigy import ProdigyState as ProdigyState
+from optjax._modern._prodigy import prodigy as prodigy
+from optjax._modern._sam import SAMState as SAMState
+from optjax._modern._sam import sam as sam
+from optjax._modern._schedule_free import ScheduleFreeState as ScheduleFreeState
+from optjax._modern._schedule_free import schedule_free as schedule_free
+from optjax._modern._schedule_free import schedule_free_adamw as schedule_free_adamw
+from optjax._modern._schedule_free import schedule_free_eval_params as schedule_free_eval_params
+from optjax._modern._schedule_free import schedule_free_sgd as schedule_free_sgd
+from optjax._modern._shampoo import ScaleByShampooState as ScaleByShampooState
+from optjax._modern._shampoo import scale_by_shampoo as scale_by_shampoo
+from optjax._modern._shampoo import shampoo as shampoo
+from optjax._modern._soap import ScaleBySoapState as ScaleBySoapState
+from optjax._modern._soap import scale_by_soap as scale_by_soap
+from optjax._modern._soap import soap as soap
+from optjax._modern._sophia import HutchinsonState as HutchinsonState
+from optjax._modern._sophia import SophiaState as SophiaState
+from optjax._modern._sophia import (
+    hutchinson_estimator_diag_hessian as hutchinson_estimator_diag_hessian,
+)
+from optjax._modern._sophia import sophia as sophia
 from optjax._optimizers._adam import adam as adam
 from optjax._optimizers._adam import adamax as adamax
 from optjax._optimizers._adam import adamaxw as adamaxw
@@ -225,17 +282,16 @@ from optjax._transforms._step_size import scale_by_polyak as scale_by_polyak
 __version__ = "0.1.0"
 
 __all__ = [
-    "data",
-    "losses",
-    "metrics",
     "AdaptiveGradClipState",
     "AddDecayedWeightsState",
     "AddNoiseState",
     "ApplyEvery",
     "ApplyIfFiniteState",
     "ArrayTree",
+    "CautiousState",
     "ClipByGlobalNormState",
     "ClipState",
+    "DAdaptAdamWState",
     "DynamicLossScaleState",
     "EmaParamsState",
     "EmaState",
@@ -243,6 +299,7 @@ __all__ = [
     "FactoredState",
     "GradientTransformation",
     "GradientTransformationExtraArgs",
+    "HutchinsonState",
     "InjectHyperparamsState",
     "InjectStatefulHyperparamsState",
     "LookaheadParams",
@@ -253,18 +310,27 @@ __all__ = [
     "MultiSteps",
     "MultiStepsState",
     "MultiTransformState",
+    "MuonDimensionNumbers",
+    "MuonState",
     "NonNegativeParamsState",
     "OptState",
     "Params",
     "PartitionState",
+    "ProdigyState",
+    "SAMState",
     "ScalarOrSchedule",
     "ScaleByAdaDeltaState",
     "ScaleByAdamState",
     "ScaleByAdanState",
+    "ScaleByAdemamixState",
+    "ScaleByAdoptState",
     "ScaleByAmsgradState",
+    "ScaleByBacktrackingLinesearchState",
     "ScaleByBeliefState",
     "ScaleByDistanceOverGradientsState",
+    "ScaleByLBFGSState",
     "ScaleByLionState",
+    "ScaleByMarsState",
     "ScaleByNovogradState",
     "ScaleByOptimisticGradientState",
     "ScaleByRStdDevState",
@@ -275,10 +341,16 @@ __all__ = [
     "ScaleByRssState",
     "ScaleBySM3State",
     "ScaleByScheduleState",
+    "ScaleByShampooState",
+    "ScaleBySimplifiedAdEMAMixState",
+    "ScaleBySoapState",
     "ScaleByTrustRatioState",
+    "ScaleByZoomLinesearchState",
     "ScaleState",
     "Schedule",
+    "ScheduleFreeState",
     "ShouldSkipUpdateFunction",
+    "SophiaState",
     "SwaParamsState",
     "TraceState",
     "TransformInitFn",
@@ -301,11 +373,14 @@ __all__ = [
     "add_l1_penalty",
     "add_l2_penalty",
     "add_noise",
+    "ademamix",
+    "adopt",
     "amsgrad",
     "apply_every",
     "apply_if_finite",
     "apply_updates",
     "averaged_params",
+    "cautious",
     "centralize",
     "chain",
     "clip",
@@ -315,6 +390,8 @@ __all__ = [
     "cosine_decay_schedule",
     "cosine_onecycle_schedule",
     "cyclic_schedule",
+    "dadapt_adamw",
+    "data",
     "dynamic_loss_scale",
     "ema",
     "ema_params",
@@ -324,6 +401,7 @@ __all__ = [
     "fromage",
     "get_hyperparams",
     "grouped",
+    "hutchinson_estimator_diag_hessian",
     "identity",
     "incremental_update",
     "inject_hyperparams",
@@ -333,15 +411,21 @@ __all__ = [
     "keep_params_nonnegative",
     "lamb",
     "lars",
+    "lbfgs",
     "linear_onecycle_schedule",
     "linear_schedule",
     "lion",
     "lookahead",
     "loss_scale",
+    "losses",
+    "mars_adamw",
+    "mars_lion",
     "masked",
     "maximize",
+    "metrics",
     "multi_transform",
     "multistep_decay_schedule",
+    "muon",
     "nadam",
     "nadamw",
     "named_chain",
@@ -358,20 +442,28 @@ __all__ = [
     "piecewise_interpolate_schedule",
     "polyak_sgd",
     "polynomial_schedule",
+    "prodigy",
     "radam",
     "rmsprop",
     "rprop",
+    "sam",
     "scale",
     "scale_by_adadelta",
     "scale_by_adam",
     "scale_by_adamax",
     "scale_by_adan",
+    "scale_by_ademamix",
+    "scale_by_adopt",
     "scale_by_amsgrad",
+    "scale_by_backtracking_linesearch",
     "scale_by_belief",
     "scale_by_distance_over_gradients",
     "scale_by_factored_rms",
+    "scale_by_lbfgs",
     "scale_by_learning_rate",
     "scale_by_lion",
+    "scale_by_mars",
+    "scale_by_muon",
     "scale_by_novograd",
     "scale_by_optimistic_gradient",
     "scale_by_param_block_norm",
@@ -382,23 +474,35 @@ __all__ = [
     "scale_by_rprop",
     "scale_by_rss",
     "scale_by_schedule",
+    "scale_by_shampoo",
     "scale_by_sign",
+    "scale_by_simplified_ademamix",
     "scale_by_sm3",
+    "scale_by_soap",
     "scale_by_stddev",
     "scale_by_trust_ratio",
     "scale_by_yogi",
+    "scale_by_zoom_linesearch",
     "scale_loss",
+    "schedule_free",
+    "schedule_free_adamw",
+    "schedule_free_eval_params",
+    "schedule_free_sgd",
     "schedules",
     "selective_transform",
     "set_hyperparams",
     "set_to_zero",
     "sgd",
     "sgdr_schedule",
+    "shampoo",
     "sign_sgd",
     "signum",
+    "simplified_ademamix",
     "skip_large_updates",
     "skip_not_finite",
     "sm3",
+    "soap",
+    "sophia",
     "stateless",
     "stateless_with_tree_map",
     "step_decay_schedule",

@@ -5,6 +5,7 @@ import pathlib
 import re
 
 import optax
+import optax.contrib
 import pytest
 
 import optjax
@@ -13,9 +14,17 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 PUBLIC_FUNCTIONS = sorted(
     name for name in optjax.__all__ if inspect.isfunction(getattr(optjax, name))
 )
-SHARED_WITH_OPTAX = [
-    name for name in PUBLIC_FUNCTIONS if inspect.isfunction(getattr(optax, name, None))
-]
+
+
+def _optax_counterpart(name):
+    """Optax's function of the same name, from the core or from ``optax.contrib``."""
+    for module in (optax, optax.contrib):
+        if inspect.isfunction(getattr(module, name, None)):
+            return getattr(module, name)
+    return None
+
+
+SHARED_WITH_OPTAX = [name for name in PUBLIC_FUNCTIONS if _optax_counterpart(name) is not None]
 
 # Every Optax core alias (lbfgs belongs to the modern-optimizers issue).
 OPTAX_ALIASES = """adabelief adadelta adafactor adagrad adam adamax adamaxw adamw adan amsgrad
@@ -40,7 +49,7 @@ def test_every_optax_alias_and_scale_by_primitive_exists():
 def test_signature_matches_optax(name):
     """Same argument names, order, kinds and defaults; extras are keyword-only."""
     ours = _parameters(getattr(optjax, name))
-    theirs = _parameters(getattr(optax, name))
+    theirs = _parameters(_optax_counterpart(name))
     ours_shared = [p for p in ours if p[0] in {t[0] for t in theirs}]
     assert [p[0] for p in ours_shared] == [t[0] for t in theirs], name
     for (p_name, p_kind, p_default), (_, t_kind, t_default) in zip(ours_shared, theirs):

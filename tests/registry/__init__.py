@@ -72,6 +72,11 @@ def _collect() -> list[Case]:
         core,
         helpers,
         hyperparams,
+        modern_a,
+        modern_b,
+        modern_c,
+        modern_d,
+        modern_e,
         robustness,
         schedules,
     )
@@ -86,6 +91,11 @@ def _collect() -> list[Case]:
         combinators,
         robustness,
         hyperparams,
+        modern_a,
+        modern_b,
+        modern_c,
+        modern_d,
+        modern_e,
     ):
         cases.extend(module.CASES)
     names = [c.name for c in cases]

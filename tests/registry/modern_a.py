@@ -1,0 +1,3 @@
+"""Registry entries for modern optimizers (filled in by issue 5)."""
+
+CASES = []
