@@ -5,6 +5,17 @@ This subpackage imports Flax; ``import optjax`` does not import it. Use
 optjax[train]``).
 """
 
+from optjax.training._callbacks import Callback as Callback
+from optjax.training._callbacks import EarlyStopping as EarlyStopping
+from optjax.training._callbacks import History as History
+from optjax.training._callbacks import ReduceLROnPlateau as ReduceLROnPlateau
+from optjax.training._callbacks import Run as Run
+from optjax.training._evaluate import classification_metrics as classification_metrics
+from optjax.training._evaluate import evaluate as evaluate
+from optjax.training._evaluate import predict as predict
+from optjax.training._evaluate import regression_metrics as regression_metrics
+from optjax.training._fit import TrainingDiverged as TrainingDiverged
+from optjax.training._fit import fit as fit
 from optjax.training._models import MODEL_NAMES as MODEL_NAMES
 from optjax.training._models import LinenCNN as LinenCNN
 from optjax.training._models import LinenLinearRegression as LinenLinearRegression
@@ -15,22 +26,43 @@ from optjax.training._models import NnxLinearRegression as NnxLinearRegression
 from optjax.training._models import NnxLogisticRegression as NnxLogisticRegression
 from optjax.training._models import NnxMLP as NnxMLP
 from optjax.training._models import make_model as make_model
+from optjax.training._recipes import SCHEDULE_NAMES as SCHEDULE_NAMES
+from optjax.training._recipes import default_loss as default_loss
+from optjax.training._recipes import make_optimizer as make_optimizer
+from optjax.training._recipes import make_schedule as make_schedule
+from optjax.training._recipes import optimizer_names as optimizer_names
 from optjax.training._state import TrainState as TrainState
 from optjax.training._steps import make_eval_step as make_eval_step
 from optjax.training._steps import make_train_step as make_train_step
 
 __all__ = [
+    "MODEL_NAMES",
+    "SCHEDULE_NAMES",
+    "Callback",
+    "EarlyStopping",
+    "History",
     "LinenCNN",
     "LinenLinearRegression",
     "LinenLogisticRegression",
     "LinenMLP",
-    "MODEL_NAMES",
     "NnxCNN",
     "NnxLinearRegression",
     "NnxLogisticRegression",
     "NnxMLP",
+    "ReduceLROnPlateau",
+    "Run",
     "TrainState",
+    "TrainingDiverged",
+    "classification_metrics",
+    "default_loss",
+    "evaluate",
+    "fit",
     "make_eval_step",
     "make_model",
+    "make_optimizer",
+    "make_schedule",
     "make_train_step",
+    "optimizer_names",
+    "predict",
+    "regression_metrics",
 ]

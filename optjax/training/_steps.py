@@ -86,6 +86,14 @@ def make_train_step(
       (2, 0.2132)
     """
 
+    return jax.jit(train_step_fn(loss_fn), donate_argnums=(0,) if donate else ())
+
+
+def train_step_fn(
+    loss_fn: LossFn,
+) -> Callable[[TrainState, Mapping[str, Any]], tuple[TrainState, dict[str, jax.Array]]]:
+    """The uncompiled body of :func:`make_train_step`, for use inside ``scan``/``vmap``."""
+
     def train_step(state: TrainState, batch: Mapping[str, Any]):
         _check_batch(batch, "train_step")
         rng = state.step_rng()
@@ -98,7 +106,7 @@ def make_train_step(
         state = state.apply_gradients(grads, value=loss)
         return state.replace(model_state=model_state), {"loss": loss}
 
-    return jax.jit(train_step, donate_argnums=(0,) if donate else ())
+    return train_step
 
 
 def make_eval_step(
