@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 JOBS ?= auto
 
-.PHONY: install demo test test-fast lint format clean
+.PHONY: install demo demo-regression test test-fast lint format clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,7 +15,12 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# `optjax train` with its defaults: an MLP on scikit-learn's 8x8 digits with Adam.
 demo: $(STAMP)
+	$(BIN)/optjax train
+
+# The tutorial's linear regression: eight optimizers against the closed form.
+demo-regression: $(STAMP)
 	$(BIN)/python -m optjax.demo
 
 test: $(STAMP)

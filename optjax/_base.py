@@ -147,8 +147,7 @@ def with_extra_args_support(tx: Any) -> GradientTransformation:
     """
     if not (hasattr(tx, "init") and hasattr(tx, "update")):
         raise TypeError(
-            f"Expected a gradient transformation with `init` and `update`, got "
-            f"{type(tx).__name__}."
+            f"Expected a gradient transformation with `init` and `update`, got {type(tx).__name__}."
         )
     if _accepts_extra_args(tx.update):
         return GradientTransformationExtraArgs(tx.init, tx.update)
@@ -213,9 +212,7 @@ def transformation(
     def update(updates, state, params=None, **extra_args):
         _tree.check_inexact(updates, what="updates", where=name)
         if params is not None:
-            _tree.check_same_structure(
-                params, updates, "params", "updates", where=name
-            )
+            _tree.check_same_structure(params, updates, "params", "updates", where=name)
         elif needs_params:
             raise ValueError(NO_PARAMS_MSG.format(name=name))
         new_updates, new_state = update_fn(updates, state, params, **extra_args)

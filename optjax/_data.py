@@ -45,6 +45,14 @@ class Dataset:
       num_classes: Number of classes for classification, ``None`` for regression.
       name: A short human-readable name.
       feature_names: Names of the columns of a 2-d ``x``, or ``None``.
+
+    Examples:
+      >>> import numpy as np
+      >>> from optjax import data
+      >>> ds = data.Dataset(np.zeros((4, 2), np.float32), np.array([0, 1, 1, 0]),
+      ...                   "classification", 2, "xor")
+      >>> len(ds), len(ds.take(np.array([0, 3])))
+      (4, 2)
     """
 
     x: np.ndarray

@@ -82,6 +82,10 @@ def resolve_prefix(
     """
 
     def walk(prefix_node, tree_node, path):
+        if isinstance(tree_node, MaskedNode):
+            # Already masked out by an outer masked(): nothing below to resolve
+            # (a callable mask mapped over such a tree returns the placeholder).
+            return tree_node
         prefix_def = jax.tree.structure(prefix_node)
         if jax.tree_util.treedef_is_leaf(prefix_def) and prefix_node is not None:
             return check_leaf(prefix_node, path)

@@ -43,9 +43,7 @@ def _first_difference(reference: Any, other: Any) -> str:
     if len(ref_paths) > len(other_paths):
         return f"key path {_describe_path(ref_paths[len(other_paths)])} is missing"
     if len(other_paths) > len(ref_paths):
-        return (
-            f"key path {_describe_path(other_paths[len(ref_paths)])} is unexpected"
-        )
+        return f"key path {_describe_path(other_paths[len(ref_paths)])} is unexpected"
     # Same leaf paths: a container type differs (list vs tuple, dict vs
     # NamedTuple, a None in one tree where the other has an empty node, ...).
     return _first_node_difference(reference, other, ())
@@ -196,9 +194,7 @@ def scale(scalar: jax.typing.ArrayLike, tree: Any) -> Any:
 
 def add_scale(tree_x: Any, scalar: jax.typing.ArrayLike, tree_y: Any) -> Any:
     """Leafwise ``x + scalar * y``, keeping each leaf of ``x``'s dtype."""
-    return jax.tree.map(
-        lambda x, y: (x + scalar * y).astype(jnp.asarray(x).dtype), tree_x, tree_y
-    )
+    return jax.tree.map(lambda x, y: (x + scalar * y).astype(jnp.asarray(x).dtype), tree_x, tree_y)
 
 
 def where(condition: jax.typing.ArrayLike, tree_x: Any, tree_y: Any) -> Any:
@@ -282,9 +278,7 @@ def update_moment(updates: Any, moments: Any, decay: Any, order: int) -> Any:
     )
 
 
-def update_moment_per_elem_norm(
-    updates: Any, moments: Any, decay: Any, order: int
-) -> Any:
+def update_moment_per_elem_norm(updates: Any, moments: Any, decay: Any, order: int) -> Any:
     """EMA of ``|g|**order``: :math:`v \\leftarrow (1-\\beta) |g|^k + \\beta v`.
 
     For real leaves ``|g|**2`` is ``g**2``; complex leaves use the modulus.

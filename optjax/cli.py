@@ -78,7 +78,7 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     )
     opt.add_argument("--warmup", type=_non_negative_int, default=0, help="linear warmup steps")
     run = parser.add_argument_group("run")
-    run.add_argument("--epochs", type=_positive_int, default=10)
+    run.add_argument("--epochs", type=_positive_int, default=30)
     run.add_argument("--batch-size", type=_positive_int, default=32)
     run.add_argument("--seed", type=int, default=0, help="seed of the split, init and shuffles")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -187,7 +187,9 @@ def build_optimizer(args: argparse.Namespace, steps_per_epoch: int) -> Any:
     total = steps_per_epoch * args.epochs
     try:
         lr = make_schedule(args.schedule, args.lr, total_steps=total, warmup=args.warmup)
-        return make_optimizer(args.optimizer, lr, weight_decay=args.weight_decay, clip=args.clip)
+        return make_optimizer(
+            args.optimizer, lr, weight_decay=args.weight_decay, clip=args.clip, seed=args.seed
+        )
     except ValueError as error:
         raise UsageError(str(error)) from None
     except TypeError as error:

@@ -9,6 +9,7 @@ import optax.contrib
 import pytest
 
 import optjax
+import optjax.training
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 PUBLIC_FUNCTIONS = sorted(
@@ -104,9 +105,9 @@ def test_readme_python_examples_run(capsys):
 
 NAMESPACED = [
     (module, name)
-    for module in (optjax.losses, optjax.metrics, optjax.data, optjax.schedules)
+    for module in (optjax.losses, optjax.metrics, optjax.data, optjax.schedules, optjax.training)
     for name in module.__all__
-    if inspect.isfunction(getattr(module, name))
+    if inspect.isfunction(getattr(module, name)) or inspect.isclass(getattr(module, name))
 ]
 
 
@@ -114,7 +115,9 @@ NAMESPACED = [
     "module, name", NAMESPACED, ids=[f"{m.__name__}.{n}" for m, n in NAMESPACED]
 )
 def test_namespaced_functions_have_summary_args_and_example(module, name):
-    doc = inspect.getdoc(getattr(module, name)) or ""
+    obj = getattr(module, name)
+    doc = inspect.getdoc(obj) or ""
     assert doc.splitlines()[0].endswith("."), f"{name}: one-line summary missing"
-    assert "Returns:" in doc or "Yields:" in doc, f"{name}: no Returns section"
+    if inspect.isfunction(obj):
+        assert "Returns:" in doc or "Yields:" in doc, f"{name}: no Returns section"
     assert "Examples:" in doc and ">>>" in doc, f"{name}: no executed example"

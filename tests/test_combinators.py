@@ -575,3 +575,15 @@ def test_grouped_under_nnx_optimizer_matches_the_per_leaf_optimizer():
     for ours, ref in zip(grouped_updates, plain_updates):
         for path in ref:
             np.testing.assert_array_equal(ours[path], ref[path])
+
+
+def test_callable_mask_inside_masked_sees_placeholders_like_optax():
+    """A callable mask mapped over an already-masked tree keeps MaskedNode entries."""
+    params = {"w": jnp.ones((2, 2)), "b": jnp.ones(2)}
+    kernels = lambda tree: jax.tree.map(lambda x: x.ndim > 1, tree)  # noqa: E731
+    results = []
+    for lib in (optjax, optax):
+        tx = lib.masked(lib.adamw(1e-2, weight_decay=0.1, mask=kernels), {"w": True, "b": False})
+        updates, _ = tx.update(params, tx.init(params), params)
+        results.append(updates)
+    jax.tree.map(np.testing.assert_array_equal, *results)

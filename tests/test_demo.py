@@ -1,8 +1,22 @@
-"""`make demo` fits the tutorial's regression: every optimizer lands on least squares."""
+"""`make demo` (``optjax train`` with its defaults) and `make demo-regression`."""
+
+import json
 
 import numpy as np
 
 from optjax import demo
+from optjax.cli import main
+
+
+def test_make_demo_reaches_95_percent_on_digits(capsys, tmp_path):
+    """The defaults: digits, an MLP, Adam; the issue asks for >= 95% test accuracy."""
+    metrics = tmp_path / "metrics.json"
+    assert main(["train", "--no-progress", "--metrics-json", str(metrics)]) == 0
+    report = json.loads(metrics.read_text())
+    assert report["config"]["dataset"] == "digits" and report["config"]["optimizer"] == "adam"
+    assert report["test"]["accuracy"] >= 0.95
+    assert len(report["history"]) == 30
+    assert "test" in capsys.readouterr().out
 
 
 def test_demo_optimizers_reach_the_least_squares_solution(capsys):

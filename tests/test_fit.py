@@ -26,6 +26,7 @@ from optjax.training import (
     Run,
     TrainingDiverged,
     TrainState,
+    _fit,
     classification_metrics,
     default_loss,
     evaluate,
@@ -33,7 +34,6 @@ from optjax.training import (
     make_model,
     make_train_step,
 )
-from optjax.training import _fit
 
 CE = default_loss("classification")
 MSE = default_loss("regression")

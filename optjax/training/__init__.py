@@ -10,6 +10,8 @@ from optjax.training._callbacks import EarlyStopping as EarlyStopping
 from optjax.training._callbacks import History as History
 from optjax.training._callbacks import ReduceLROnPlateau as ReduceLROnPlateau
 from optjax.training._callbacks import Run as Run
+from optjax.training._checkpoint import Checkpointer as Checkpointer
+from optjax.training._checkpoint import CheckpointError as CheckpointError
 from optjax.training._evaluate import classification_metrics as classification_metrics
 from optjax.training._evaluate import evaluate as evaluate
 from optjax.training._evaluate import predict as predict
@@ -39,6 +41,8 @@ __all__ = [
     "MODEL_NAMES",
     "SCHEDULE_NAMES",
     "Callback",
+    "CheckpointError",
+    "Checkpointer",
     "EarlyStopping",
     "History",
     "LinenCNN",

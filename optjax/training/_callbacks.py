@@ -33,6 +33,12 @@ class Run:
       steps_per_epoch: optimizer steps in one epoch.
       stop_training: set it to ``True`` to stop after the current epoch.
       checkpointer: the run's :class:`~optjax.training.Checkpointer`, or ``None``.
+
+    Examples:
+      >>> from optjax.training import Callback
+      >>> class StopAtHalf(Callback):  # stops once the loss is below 0.5
+      ...     def on_epoch_end(self, run, epoch, logs):
+      ...         run.stop_training = logs["loss"] < 0.5
     """
 
     state: TrainState

@@ -43,6 +43,18 @@ class TrainingDiverged(RuntimeError):
       epoch: its epoch (1-based).
       state: the last good train state (the update of ``step`` is not applied).
       history: the epochs completed before the divergence.
+
+    Examples:
+      >>> import optjax
+      >>> from optjax import data
+      >>> from optjax.training import TrainState, TrainingDiverged, default_loss, fit, make_model
+      >>> ds = data.load("diabetes")  # raw targets in the hundreds
+      >>> state = TrainState.from_nnx(make_model("linear", input_shape=(10,)), optjax.sgd(5.0))
+      >>> try:
+      ...     _ = fit(state, ds, loss_fn=default_loss("regression"), epochs=5, progress=False)
+      ... except TrainingDiverged as error:
+      ...     print(error.step == int(error.state.step), error.epoch)
+      True 1
     """
 
     def __init__(self, message: str, *, step: int, epoch: int, state: TrainState, history: History):

@@ -136,6 +136,7 @@ def make_optimizer(
     *,
     weight_decay: float = 0.0,
     clip: float | None = None,
+    seed: int = 0,
     **options: Any,
 ) -> optjax.GradientTransformation:
     """Returns an optjax optimizer by name, with weight decay and clipping as ``optax`` chains.
@@ -158,6 +159,7 @@ def make_optimizer(
       learning_rate: a float or a schedule.
       weight_decay: :math:`\\lambda \\ge 0`.
       clip: clip gradients to this global norm first (``None``: no clipping).
+      seed: the key of optimizers that draw noise (``noisy_sgd``).
       **options: more keyword arguments for the optimizer.
 
     Returns:
@@ -172,7 +174,7 @@ def make_optimizer(
       >>> from optjax.training import make_optimizer
       >>> tx = make_optimizer("adam", 1e-3, weight_decay=1e-4, clip=1.0)
       >>> state = tx.init({"w": jnp.zeros(2)})
-      >>> float(optjax.get_hyperparams(state)["learning_rate"])
+      >>> round(float(optjax.get_hyperparams(state)["learning_rate"]), 6)
       0.001
     """
     if name not in optimizer_names():
@@ -183,6 +185,8 @@ def make_optimizer(
     parameters = inspect.signature(factory).parameters
     first = next(iter(parameters))
     kwargs = {first: learning_rate, **options}
+    if "key" in parameters and "key" not in options:
+        kwargs["key"] = jax.random.key(seed)
     pre = []
     if clip is not None:
         if clip <= 0:
@@ -195,7 +199,13 @@ def make_optimizer(
             kwargs["weight_decay"] = weight_decay
         else:
             pre.append(optjax.add_decayed_weights(weight_decay))
-    tx = optjax.inject_hyperparams(factory)(**kwargs)
+    # Only float hyperparameters (and the learning rate) become state. Integer
+    # ones (Muon's ns_steps) stay Python ints, and functions (ADOPT's
+    # clip_value_fn) are not schedules to call with the step.
+    static = tuple(
+        n for n, p in parameters.items() if n != first and not isinstance(p.default, float)
+    )
+    tx = optjax.inject_hyperparams(factory, static_args=static)(**kwargs)
     return optjax.chain(*pre, tx) if pre else tx
 
 

@@ -156,6 +156,15 @@ class TrainState:
       rng: the base key; training step ``t`` uses ``fold_in(rng, t)``.
       tx: the gradient transformation (static).
       adapter: how to call the model (static; see :attr:`kind`).
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> from flax import nnx
+      >>> import optjax
+      >>> from optjax.training import TrainState
+      >>> state = TrainState.from_nnx(nnx.Linear(3, 2, rngs=nnx.Rngs(0)), optjax.adam(1e-3))
+      >>> int(state.step), sorted(state.params), state.kind
+      (0, ['bias', 'kernel'], 'nnx')
     """
 
     step: jax.Array
