@@ -98,10 +98,12 @@ from optjax._modern._linesearch import (
     ScaleByBacktrackingLinesearchState as ScaleByBacktrackingLinesearchState,
 )
 from optjax._modern._linesearch import ScaleByZoomLinesearchState as ScaleByZoomLinesearchState
+from optjax._modern._linesearch import ZoomLinesearchInfo as ZoomLinesearchInfo
 from optjax._modern._linesearch import (
     scale_by_backtracking_linesearch as scale_by_backtracking_linesearch,
 )
 from optjax._modern._linesearch import scale_by_zoom_linesearch as scale_by_zoom_linesearch
+from optjax._modern._linesearch import value_and_grad_from_state as value_and_grad_from_state
 from optjax._modern._mars import ScaleByMarsState as ScaleByMarsState
 from optjax._modern._mars import mars_adamw as mars_adamw
 from optjax._modern._mars import mars_lion as mars_lion
@@ -359,6 +361,7 @@ __all__ = [
     "WeightDecayScheduleState",
     "WrappedSchedule",
     "ZeroNansState",
+    "ZoomLinesearchInfo",
     "adabelief",
     "adadelta",
     "adafactor",
@@ -509,6 +512,7 @@ __all__ = [
     "swa_params",
     "trace",
     "tree",
+    "value_and_grad_from_state",
     "warmup_constant_schedule",
     "warmup_cosine_decay_schedule",
     "warmup_exponential_decay_schedule",

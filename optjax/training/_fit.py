@@ -54,7 +54,7 @@ class TrainingDiverged(RuntimeError):
       ...     _ = fit(state, ds, loss_fn=default_loss("regression"), epochs=5, progress=False)
       ... except TrainingDiverged as error:
       ...     print(error.step == int(error.state.step), error.epoch)
-      True 1
+      True 2
     """
 
     def __init__(self, message: str, *, step: int, epoch: int, state: TrainState, history: History):
