@@ -129,3 +129,17 @@ def test_namespaced_functions_have_summary_args_and_example(module, name):
     if inspect.isfunction(obj):
         assert "Returns:" in doc or "Yields:" in doc, f"{name}: no Returns section"
     assert "Examples:" in doc and ">>>" in doc, f"{name}: no executed example"
+
+
+def test_readme_optimizer_table_lists_every_optimizer_with_paper_and_optax_counterpart():
+    readme = (ROOT / "README.md").read_text()
+    for name in OPTAX_ALIASES + MODERN_OPTIMIZERS:
+        row = re.search(rf"^\| `{name}` \| \[[^]]+\]\(https?://[^)]+\) \| (.+) \|$", readme, re.M)
+        assert row, f"README optimizer table has no row for {name}"
+        counterpart = row.group(1)
+        if hasattr(optax, name):
+            assert counterpart == f"`optax.{name}`", name
+        elif hasattr(optax.contrib, name):
+            assert counterpart == f"`optax.contrib.{name}`", name
+        else:
+            assert counterpart == "not in Optax", name

@@ -84,8 +84,9 @@ def dadapt_adamw(
       >>> tx = optjax.dadapt_adamw()
       >>> params = jnp.zeros(2)
       >>> state = tx.init(params)
+      >>> step = jax.jit(lambda p, s: tx.update(jax.grad(f)(p), s, p))
       >>> for _ in range(300):
-      ...     updates, state = tx.update(jax.grad(f)(params), state, params)
+      ...     updates, state = step(params, state)
       ...     params = optjax.apply_updates(params, updates)
       >>> print(f"{f(params):.3f}")
       0.000

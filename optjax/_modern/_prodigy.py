@@ -114,8 +114,9 @@ def prodigy(
       >>> tx = optjax.prodigy()
       >>> params = jnp.zeros(2)
       >>> state = tx.init(params)
+      >>> step = jax.jit(lambda p, s: tx.update(jax.grad(f)(p), s, p))
       >>> for _ in range(200):
-      ...     updates, state = tx.update(jax.grad(f)(params), state, params)
+      ...     updates, state = step(params, state)
       ...     params = optjax.apply_updates(params, updates)
       >>> print(f"{f(params):.4f}")
       0.0000
