@@ -132,6 +132,7 @@ from optjax._modern._sophia import SophiaState as SophiaState
 from optjax._modern._sophia import (
     hutchinson_estimator_diag_hessian as hutchinson_estimator_diag_hessian,
 )
+from optjax._modern._sophia import scale_by_sophia as scale_by_sophia
 from optjax._modern._sophia import sophia as sophia
 from optjax._optimizers._adam import adam as adam
 from optjax._optimizers._adam import adamax as adamax
@@ -482,6 +483,7 @@ __all__ = [
     "scale_by_simplified_ademamix",
     "scale_by_sm3",
     "scale_by_soap",
+    "scale_by_sophia",
     "scale_by_stddev",
     "scale_by_trust_ratio",
     "scale_by_yogi",

@@ -58,7 +58,10 @@ def test_signature_matches_optax(name):
         if inspect.isfunction(t_default) or inspect.isclass(t_default):
             continue  # e.g. adafactor's dtype_momentum=jnp.float32, a decay-rate function
         if hasattr(t_default, "init") and hasattr(t_default, "update"):
-            continue  # a default transform (lbfgs's linesearch) never compares equal
+            # A default transform (lbfgs's linesearch, sophia's Hutchinson
+            # estimator) is a fresh object that never compares equal.
+            assert hasattr(p_default, "init") and hasattr(p_default, "update"), name
+            continue
         assert p_default == t_default or (
             p_default is inspect.Parameter.empty and t_default is inspect.Parameter.empty
         ), f"{name}({p_name}): default {p_default!r} vs Optax {t_default!r}"

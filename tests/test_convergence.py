@@ -40,13 +40,17 @@ SPECIAL = {
         optjax.adam(lr),
         optjax.chain(optjax.normalize_by_update_norm(eps=0.0), optjax.sgd(0.05 * lr(0))),
     ),
+    # Schedule-free SGD ramps its own averaging: a constant rate, and a longer run.
+    "schedule_free_sgd": lambda lr: optjax.schedule_free_sgd(lr(0)),
     # The default zoom line search needs value_fn, which this harness does not pass.
     "lbfgs": lambda lr: optjax.lbfgs(lr, linesearch=None),
 }
 
 # Plain first-order methods need many more steps along Rosenbrock's curved
 # valley than adaptive ones; they get a longer run rather than a looser target.
-LONG_RUNS = {"sgd", "noisy_sgd", "optimistic_gradient_descent", "adagrad", "sign_sgd"}
+LONG_RUNS = {
+    "sgd", "noisy_sgd", "optimistic_gradient_descent", "adagrad", "sign_sgd", "schedule_free_sgd",
+}  # fmt: skip
 
 ALIASES = [
     "adabelief", "adadelta", "adafactor", "adagrad", "adam", "adamax", "adamaxw", "adamw",
@@ -56,7 +60,8 @@ ALIASES = [
     # Modern optimizers (issue 5). Muon's matrix rule is checked in its own tests:
     # these problems have only vectors, so here it runs its AdamW fallback.
     "muon", "adopt", "ademamix", "simplified_ademamix", "mars_adamw", "mars_lion", "cautious",
-    "sam", "lbfgs", "soap", "shampoo",
+    "sam", "lbfgs", "soap", "shampoo", "prodigy", "dadapt_adamw", "schedule_free_adamw",
+    "schedule_free_sgd", "sophia",
 ]  # fmt: skip
 
 # Per-problem tolerances on the distance to the minimizer (inf-norm).
@@ -101,7 +106,7 @@ def _distance_per_learning_rate(name, problem):
         def step(carry, _):
             params, state = carry
             value, grads = jax.value_and_grad(loss)(params)
-            updates, state = tx.update(grads, state, params, value=value)
+            updates, state = tx.update(grads, state, params, value=value, obj_fn=loss)
             return (optjax.apply_updates(params, updates), state), None
 
         (params, _), _ = jax.lax.scan(step, (init, tx.init(init)), None, length=steps)

@@ -82,7 +82,9 @@ def plain_loop(state, dataset, epochs, batch_size, seed, drop_last=False):
         ("linen", 0.0, 120, 1000, False),  # one batch per epoch; chunk longer than the epoch
     ],
 )
-def test_compiled_chunks_equal_the_plain_step_loop(kind, dropout, batch_size, steps_per_execution, drop_last):
+def test_compiled_chunks_equal_the_plain_step_loop(
+    kind, dropout, batch_size, steps_per_execution, drop_last
+):
     state = iris_state(dropout=dropout, kind=kind)
     expected = plain_loop(state, IRIS_TRAIN, 3, batch_size, seed=5, drop_last=drop_last)
     trained, history = fit(
@@ -97,7 +99,9 @@ def test_compiled_chunks_equal_the_plain_step_loop(kind, dropout, batch_size, st
 
 def test_streaming_iterable_equals_resident():
     state = iris_state()
-    resident, _ = fit(state, IRIS_TRAIN, loss_fn=CE, epochs=2, batch_size=16, seed=1, progress=False)
+    resident, _ = fit(
+        state, IRIS_TRAIN, loss_fn=CE, epochs=2, batch_size=16, seed=1, progress=False
+    )
     batches = lambda epoch: data.batches(IRIS_TRAIN, 16, seed=1, epoch=epoch)  # noqa: E731
     streamed, history = fit(state, batches, loss_fn=CE, epochs=2, progress=False)
     assert_close(host(streamed.params), host(resident.params), rtol=2e-6, atol=2e-7)
@@ -263,7 +267,10 @@ def test_reduce_lr_on_plateau_does_not_recompile():
     "tx, match",
     [
         (optjax.adam(1e-2), "no injected hyperparameter 'learning_rate'"),
-        (optjax.inject_hyperparams(optjax.adam)(learning_rate=lambda t: 1e-2 / (1 + t)), "schedule"),
+        (
+            optjax.inject_hyperparams(optjax.adam)(learning_rate=lambda t: 1e-2 / (1 + t)),
+            "schedule",
+        ),
     ],
 )
 def test_reduce_lr_on_plateau_explains_what_it_needs(tx, match):
@@ -352,3 +359,13 @@ def test_fit_from_a_non_zero_step_keeps_counting():
     state, _ = fit(state, IRIS_TRAIN, loss_fn=CE, epochs=1, batch_size=60, progress=False)
     assert int(state.step) == 4
     assert jnp.issubdtype(state.step.dtype, jnp.integer)
+
+
+def test_schedule_free_models_are_evaluated_at_the_averaged_point():
+    state, _ = fit(iris_state(optjax.schedule_free_adamw(1e-2)), IRIS_TRAIN, loss_fn=CE,
+                   epochs=2, batch_size=30, progress=False)  # fmt: skip
+    x_t = optjax.schedule_free_eval_params(state.opt_state, state.params)
+    assert not np.allclose(host(x_t)["out"]["kernel"], host(state.params)["out"]["kernel"])
+    expected = evaluate(state.replace(params=x_t, opt_state=optjax.adam(1e-3).init(x_t)),
+                        IRIS_TEST, loss_fn=CE)  # fmt: skip
+    assert evaluate(state, IRIS_TEST, loss_fn=CE) == pytest.approx(expected, rel=1e-6)

@@ -13,6 +13,7 @@ from optjax.training._callbacks import Run as Run
 from optjax.training._checkpoint import Checkpointer as Checkpointer
 from optjax.training._checkpoint import CheckpointError as CheckpointError
 from optjax.training._evaluate import classification_metrics as classification_metrics
+from optjax.training._evaluate import eval_params as eval_params
 from optjax.training._evaluate import evaluate as evaluate
 from optjax.training._evaluate import predict as predict
 from optjax.training._evaluate import regression_metrics as regression_metrics
@@ -59,6 +60,7 @@ __all__ = [
     "TrainingDiverged",
     "classification_metrics",
     "default_loss",
+    "eval_params",
     "evaluate",
     "fit",
     "make_eval_step",

@@ -17,6 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from optjax import _metrics
+from optjax._modern._schedule_free import ScheduleFreeState, schedule_free_eval_params
 from optjax.training._state import TrainState
 
 MetricsFn = Callable[[Any, Mapping[str, Any]], Mapping[str, jax.Array]]
@@ -95,6 +96,43 @@ def regression_metrics(outputs: jax.Array, batch: Mapping[str, Any]) -> dict[str
     }
 
 
+def _is_schedule_free_state(node: Any) -> bool:
+    return isinstance(node, ScheduleFreeState)
+
+
+def eval_params(state: TrainState) -> Any:
+    """The parameters a model is evaluated at: ``state.params``, or the schedule-free average.
+
+    Schedule-free optimizers train at :math:`y_t` but are evaluated at the
+    average :math:`x_t` (:func:`optjax.schedule_free_eval_params`); every other
+    optimizer is evaluated at its parameters.
+
+    .. math::
+
+        \\theta_{\\text{eval}} = \\begin{cases} x_t & \\text{schedule-free} \\\\
+        \\theta_t & \\text{otherwise} \\end{cases}
+
+    Args:
+      state: the train state.
+
+    Returns:
+      The parameters to evaluate the model at.
+
+    Examples:
+      >>> from flax import nnx
+      >>> import optjax
+      >>> from optjax.training import TrainState, eval_params
+      >>> state = TrainState.from_nnx(nnx.Linear(2, 1, rngs=nnx.Rngs(0)),
+      ...                             optjax.schedule_free_sgd(0.1))
+      >>> sorted(eval_params(state))
+      ['bias', 'kernel']
+    """
+    nodes = jax.tree.leaves(state.opt_state, is_leaf=_is_schedule_free_state)
+    if any(_is_schedule_free_state(node) for node in nodes):
+        return schedule_free_eval_params(state.opt_state, state.params)
+    return state.params
+
+
 @functools.lru_cache(maxsize=64)
 def _predictor(batch_size: int, num_batches: int) -> Callable[..., jax.Array]:
     del num_batches  # Part of the cache key: the padded input's shape.
@@ -102,7 +140,8 @@ def _predictor(batch_size: int, num_batches: int) -> Callable[..., jax.Array]:
     @jax.jit
     def predict(state: TrainState, x_padded: jax.Array) -> jax.Array:
         batches = x_padded.reshape((-1, batch_size) + x_padded.shape[1:])
-        outputs = jax.lax.map(lambda x: state.apply_model(state.params, x, train=False)[0], batches)
+        params = eval_params(state)
+        outputs = jax.lax.map(lambda x: state.apply_model(params, x, train=False)[0], batches)
         return outputs.reshape((-1,) + outputs.shape[2:])
 
     return predict
@@ -110,6 +149,9 @@ def _predictor(batch_size: int, num_batches: int) -> Callable[..., jax.Array]:
 
 def predict(state: TrainState, x: Any, *, batch_size: int = 1024) -> jax.Array:
     """Returns the model's outputs in evaluation mode for every example of ``x``.
+
+    The model runs at :func:`eval_params` (the schedule-free average for
+    schedule-free optimizers).
 
     .. math::
 
