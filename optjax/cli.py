@@ -1,4 +1,4 @@
-"""The ``optjax`` command: ``optjax train`` (and ``python -m optjax``).
+"""The ``optjax`` command: ``optjax train``, ``sweep`` and ``lr-find`` (and ``python -m optjax``).
 
 Every error a user can cause (an unknown name, a missing file, data the model
 cannot take, a corrupted checkpoint) ends with one message on standard error
@@ -15,6 +15,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from optjax._cli_distributed import add_distributed_arguments, setup_distributed
 
 EXIT_BAD_INPUT = 2
 EXIT_DIVERGED = 1
@@ -95,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train a Flax model with an optjax optimizer; print a final table.",
     )  # fmt: skip
     add_train_arguments(train)
+    add_distributed_arguments(train)
     out = train.add_argument_group("checkpoints and outputs")
     out.add_argument("--checkpoint-dir", default=None, help="directory for orbax checkpoints")
     out.add_argument("--checkpoint-every", type=_positive_int, default=None,
@@ -115,7 +118,68 @@ def build_parser() -> argparse.ArgumentParser:
     )
     out.add_argument("--metrics-json", default=None, metavar="FILE", help="metrics as JSON")
     out.add_argument("--plot", default=None, metavar="FILE.png", help="loss and metric curves")
+
+    # The sweep takes comma lists for the swept settings; "resolve" lets them replace the
+    # single-valued --lr and --weight-decay of the shared flags.
+    sweep = commands.add_parser(
+        "sweep", conflict_handler="resolve",
+        help="train several hyperparameter settings at once (one vmapped step)",
+        description="Train K copies of a model, one per setting, in one compiled vmapped "
+                    "step; print one row per member. Lists are comma-separated; lists of "
+                    "one value apply to every member.",
+    )  # fmt: skip
+    add_train_arguments(sweep)
+    grid = sweep.add_argument_group("swept settings (comma lists of equal length)")
+    grid.add_argument("--lr", type=_float_list, default=None, help="learning rates")
+    grid.add_argument(
+        "--weight-decay",
+        type=_float_list,
+        default=None,
+        help="weight decays (optimizers with their own weight_decay: adamw...)",
+    )
+    grid.add_argument("--b1", type=_float_list, default=None, help="first-moment decays")
+    grid.add_argument("--b2", type=_float_list, default=None, help="second-moment decays")
+    grid.add_argument(
+        "--seeds",
+        type=_int_list,
+        default=None,
+        help="model init and dropout seeds (data split and order: --seed)",
+    )
+    out = sweep.add_argument_group("outputs")
+    out.add_argument("--metrics-json", default=None, metavar="FILE", help="metrics as JSON")
+    out.add_argument("--plot", default=None, metavar="FILE.png",
+                     help="validation loss curves of all members")  # fmt: skip
+
+    find = commands.add_parser(
+        "lr-find", help="learning-rate range test: suggest a learning rate",
+        description="Train with an exponentially growing learning rate (Smith 2015; "
+                    "fastai's lr_find) until the loss diverges; print suggested rates.",
+    )  # fmt: skip
+    add_train_arguments(find)
+    ramp = find.add_argument_group("range test")
+    ramp.add_argument("--start-lr", type=_positive_float, default=1e-7)
+    ramp.add_argument("--end-lr", type=_positive_float, default=10.0)
+    ramp.add_argument("--num-steps", type=_positive_int, default=100)
+    ramp.add_argument("--plot", default=None, metavar="FILE.png", help="loss against lr")
     return parser
+
+
+def _float_list(text: str) -> list[float]:
+    try:
+        return [float(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated numbers, got {text!r}"
+        ) from None
+
+
+def _int_list(text: str) -> list[int]:
+    try:
+        return [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated integers, got {text!r}"
+        ) from None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -288,8 +352,11 @@ def train_command(args: argparse.Namespace) -> int:
         _check_output_path(flag, path)
     if args.resume and not args.checkpoint_dir:
         raise UsageError("--resume needs --checkpoint-dir.")
+    mesh = setup_distributed(args)  # before any JAX computation
     train, val, test = load_splits(args)
     model = build_model(args, train)
+    import jax
+
     from optjax import data
     from optjax.training import (
         EarlyStopping,
@@ -322,6 +389,7 @@ def train_command(args: argparse.Namespace) -> int:
             callbacks=callbacks, seed=args.seed, checkpointer=checkpointer,
             checkpoint_every=args.checkpoint_every, resume=args.resume,
             progress=False if args.no_progress else None,
+            mesh=mesh, shard_opt_state=args.shard_opt_state, drop_last=args.drop_last,
         )  # fmt: skip
     except TrainingDiverged as error:
         print(f"optjax train: {error}", file=sys.stderr)
@@ -342,6 +410,8 @@ def train_command(args: argparse.Namespace) -> int:
           f"{args.optimizer} (lr {args.lr:g}, {args.schedule}), {len(history)} epochs of "
           f"{steps_per_epoch} steps")  # fmt: skip
     print(format_table(train_logs, test_logs, history.timing))
+    if jax.process_index() != 0:
+        return 0  # every process trained; process 0 writes the files
     if args.save_params:
         params_to_npz(state.params, args.save_params)
     if args.metrics_json:
@@ -360,7 +430,152 @@ def train_command(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"train": train_command}
+_SWEPT = (("lr", "learning_rate"), ("weight_decay", "weight_decay"), ("b1", "b1"),
+          ("b2", "b2"), ("seeds", "seed"))  # fmt: skip
+
+
+def _sweep_grid(args: argparse.Namespace) -> dict[str, list[Any]]:
+    given = {name: getattr(args, flag) for flag, name in _SWEPT if getattr(args, flag)}
+    if not given:
+        raise UsageError("give at least one list to sweep: --lr, --weight-decay, --b1, --b2 "
+                         "or --seeds.")  # fmt: skip
+    k = max(len(v) for v in given.values())
+    lengths = {f"--{flag.replace('_', '-')}": len(getattr(args, flag))
+               for flag, name in _SWEPT if name in given}  # fmt: skip
+    if any(n not in (1, k) for n in lengths.values()):
+        raise UsageError(f"the swept lists must have the same length (or one value); got "
+                         f"lengths {lengths}.")  # fmt: skip
+    return {name: v * k if len(v) == 1 else v for name, v in given.items()}
+
+
+def sweep_command(args: argparse.Namespace) -> int:
+    """``optjax sweep``: train every setting at once, print one row per member."""
+    for flag, path in (("--metrics-json", args.metrics_json), ("--plot", args.plot)):
+        _check_output_path(flag, path)
+    grid = _sweep_grid(args)
+    if "learning_rate" in grid and (args.schedule != "constant" or args.warmup):
+        raise UsageError("sweeping --lr needs --schedule constant and no --warmup (a schedule "
+                         "sets the learning rate at every step).")  # fmt: skip
+    train, _, test = load_splits(args)
+    build_model(args, train)  # checks the model name against the data before any compile
+    from optjax import data
+    from optjax.training import TrainState, default_loss
+    from optjax.training._sweep import sweep
+
+    steps_per_epoch = data.num_batches(len(train), args.batch_size)
+    base = argparse.Namespace(**{**vars(args), "lr": (args.lr or [1e-3])[0], "weight_decay": 0.0})
+    tx = build_optimizer(base, steps_per_epoch)
+
+    def make_state(seed: int) -> Any:
+        model = build_model(argparse.Namespace(**{**vars(args), "seed": seed}), train)
+        return TrainState.from_nnx(model, tx, rng=seed)
+
+    loss_fn, metrics_fn = default_loss(train.task), metrics_for(train)
+    try:
+        result = sweep(
+            make_state, train, loss_fn=loss_fn, hyperparams=grid, epochs=args.epochs,
+            batch_size=args.batch_size, validation_data=test, metrics_fn=metrics_fn,
+            seed=args.seed, progress=False if args.no_progress else None,
+        )  # fmt: skip
+    except ValueError as error:
+        hint = ""
+        if "weight_decay" in grid and "['weight_decay']" in str(error):
+            hint = " (use an optimizer with its own weight decay, such as --optimizer adamw)"
+        raise UsageError(f"{error}{hint}") from None
+    print(f"{train.name}: {args.model or ('linear' if train.task == 'regression' else 'mlp')}, "
+          f"{args.optimizer}, {len(result)} members, {args.epochs} epochs of "
+          f"{steps_per_epoch} steps")  # fmt: skip
+    print(format_sweep_table(result.members))
+    if args.metrics_json:
+        members = [{"hyperparams": m["hyperparams"], "train": m["train"], "test": m["test"],
+                    "diverged_at": m["diverged_at"], "history": m["history"].epochs}
+                   for m in result.members]  # fmt: skip
+        report = {"members": members,
+                  "config": {k: v for k, v in vars(args).items() if k != "command"}}  # fmt: skip
+        Path(args.metrics_json).write_text(json.dumps(report, indent=2) + "\n")
+    if args.plot:
+        plot_sweep(result.members, args.plot, title=f"{train.name}, {args.optimizer}")
+    return 0
+
+
+def format_sweep_table(members: Sequence[dict[str, Any]]) -> str:
+    """One row per member, in the order given: its settings, then test (and train) metrics."""
+    names = list(members[0]["hyperparams"])
+    test = members[0]["test"] or members[0]["train"]
+    metrics = [k for k in ("loss", "accuracy", "f1", "mse", "mae", "r2") if k in test]
+    header = f"{'#':>3}" + "".join(f"{n:>14}" for n in names)
+    header += "".join(f"{'test ' + k:>15}" for k in metrics) + f"{'train loss':>12}"
+    rows = [header]
+    for i, m in enumerate(members):
+        row = f"{i:>3}" + "".join(f"{m['hyperparams'][n]:>14g}" for n in names)
+        logs = m["test"] or m["train"]
+        row += "".join(f"{logs.get(k, float('nan')):>15.4f}" for k in metrics)
+        row += f"{m['train'].get('loss', float('nan')):>12.4f}"
+        if m["diverged_at"] is not None:
+            row += f"  diverged at step {m['diverged_at']}"
+        rows.append(row)
+    return "\n".join(rows)
+
+
+def plot_sweep(members: Sequence[dict[str, Any]], path: str | os.PathLike, title: str = "") -> None:
+    """Saves every member's validation (or training) loss curve on one axis as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for i, m in enumerate(members):
+        history = m["history"]
+        key = "val_loss" if history["val_loss"] else "loss"
+        label = f"{i}: " + ", ".join(f"{n}={v:g}" for n, v in m["hyperparams"].items())
+        ax.plot(history["epoch"], history[key], label=label)
+    ax.set(xlabel="epoch", ylabel="validation loss", yscale="log", title=title or "sweep")
+    ax.legend(fontsize="small")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def lr_find_command(args: argparse.Namespace) -> int:
+    """``optjax lr-find``: run the range test, print the suggested learning rates."""
+    _check_output_path("--plot", args.plot)
+    if args.start_lr >= args.end_lr:
+        raise UsageError(f"--start-lr ({args.start_lr:g}) must be below --end-lr "
+                         f"({args.end_lr:g}).")  # fmt: skip
+    if args.num_steps < 2:
+        raise UsageError("--num-steps must be at least 2.")
+    train, _, _ = load_splits(args)
+    model = build_model(args, train)
+    from optjax.training import TrainState, default_loss
+    from optjax.training._lr_find import lr_find
+
+    constant = argparse.Namespace(**{**vars(args), "lr": args.start_lr, "schedule": "constant",
+                                     "warmup": 0, "epochs": 1})  # fmt: skip
+    tx = build_optimizer(constant, 1)
+    state = TrainState.from_nnx(model, tx, rng=args.seed)
+    try:
+        result = lr_find(
+            state, train, loss_fn=default_loss(train.task), start_lr=args.start_lr,
+            end_lr=args.end_lr, num_steps=args.num_steps, batch_size=args.batch_size,
+            seed=args.seed,
+        )  # fmt: skip
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    stop = (f"stopped at step {result.stopped_at} (lr {result.learning_rates[-1]:.3g}): the "
+            f"smoothed loss passed 4x its best" if result.stopped_at is not None
+            else f"ran all {len(result)} steps without diverging")  # fmt: skip
+    print(f"{train.name}: {args.optimizer}, lr {args.start_lr:g} -> {args.end_lr:g} over "
+          f"{args.num_steps} steps; {stop}")  # fmt: skip
+    for name in ("steepest", "valley"):
+        value = getattr(result, name)
+        print(f"{name:<9} {value:.3g}" if value is not None else f"{name:<9} (too few steps)")
+    if args.plot:
+        result.plot(args.plot, title=f"{train.name}, {args.optimizer}")
+    return 0
+
+
+COMMANDS = {"train": train_command, "sweep": sweep_command, "lr-find": lr_find_command}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -10,6 +10,13 @@ compiles the chunk once. A final short batch, when ``batch_size`` does not
 divide the dataset, runs as one extra compiled step. A streaming iterable of
 batches runs one compiled step per batch instead.
 
+With a device ``mesh``, every step is one data-parallel step over the mesh
+(the batch split along its axis, the state replicated or the optimizer state
+partitioned), and the run may span several processes (``jax.distributed``):
+every process holds the whole resident dataset, draws the same shuffle from
+``(seed, epoch)``, and contributes its share ``[p B/P, (p+1) B/P)`` of every
+global batch of ``B`` (:func:`~optjax.training.process_batch_slice`).
+
 Every step checks its loss: a non-finite loss skips the update and the rest of
 the chunk, and :class:`TrainingDiverged` names the step. The state it carries
 is the last good one, and no checkpoint is written after the divergence.
@@ -30,6 +37,7 @@ import numpy as np
 from optjax import _data, _inject
 from optjax.training._callbacks import Callback, History, Run, progress_enabled
 from optjax.training._evaluate import _arrays, evaluate
+from optjax.training._parallel import _axis, _check_divisible, state_shardings
 from optjax.training._state import TrainState
 from optjax.training._steps import LossFn, MetricsFn, train_step_fn
 
@@ -111,6 +119,84 @@ def _step_runner(loss_fn: LossFn) -> Callable[..., Any]:
     return jax.jit(run_step, donate_argnums=(0,))
 
 
+class _MeshSteps:
+    """Guarded train steps over a one-axis mesh, fed with this process's share of each batch."""
+
+    def __init__(self, mesh: Any, loss_fn: LossFn, shard_opt_state: bool) -> None:
+        from jax.sharding import NamedSharding
+        from jax.sharding import PartitionSpec as P
+
+        self.axis = _axis(mesh, None, "fit")
+        self.mesh, self.shard_opt_state = mesh, bool(shard_opt_state)
+        self.num_devices = int(mesh.shape[self.axis])
+        self.batch_sharding = NamedSharding(mesh, P(self.axis))
+        self.replicated = NamedSharding(mesh, P())
+        self.guarded = _guarded_step(loss_fn)
+        self.compiled: dict[Any, Any] = {}
+
+    def check_global_batch(self, size: int, what: str) -> None:
+        # The same check and message as make_sharded_train_step, before any compile.
+        _check_divisible({what: np.empty((size, 0), np.float32)}, self.num_devices, "fit")
+
+    def shardings(self, state: TrainState, *, replicated: bool = False) -> TrainState:
+        shard = self.shard_opt_state and not replicated
+        return state_shardings(state, self.mesh, shard_opt_state=shard, axis_name=self.axis)
+
+    def place(self, state: TrainState, *, replicated: bool = False) -> TrainState:
+        """Replicates a host state on the mesh, or moves a placed one to the step's placement."""
+        if replicated:
+            # jax.device_put cannot send one process's arrays to other processes' devices;
+            # every process builds its devices' copies from its own (identical) values.
+            return jax.tree.map(self._replicated_from_host, state)
+        return self._jitted(state, move=True)(state)
+
+    def _replicated_from_host(self, x: Any) -> jax.Array:
+        key = isinstance(x, jax.Array) and jnp.issubdtype(x.dtype, jax.dtypes.prng_key)
+        host = np.asarray(jax.random.key_data(x) if key else x)
+        out = jax.make_array_from_callback(host.shape, self.replicated, lambda index: host[index])
+        return jax.random.wrap_key_data(out, impl=jax.random.key_impl(x)) if key else out
+
+    def _jitted(self, state: TrainState, *, gather: bool = False, move: bool = False) -> Any:
+        shardings = self.shardings(state)
+        key = gather, move, jax.tree.structure(shardings), tuple(jax.tree.leaves(shardings))
+        fn = self.compiled.get(key)
+        if fn is None:
+            if gather:
+                out = self.shardings(state, replicated=True)
+                fn = jax.jit(lambda s: s, in_shardings=(shardings,), out_shardings=out)
+            elif move:
+                fn = jax.jit(lambda s: s, out_shardings=shardings)
+            else:
+
+                def run_step(state, batch):
+                    state, loss, _ = self.guarded(state, batch, jnp.bool_(True))
+                    return state, loss
+
+                fn = jax.jit(
+                    run_step,
+                    in_shardings=(shardings, self.batch_sharding),
+                    out_shardings=(shardings, self.replicated),
+                    donate_argnums=(0,),
+                )
+            self.compiled[key] = fn
+        return fn
+
+    def step(self, state: TrainState, local_batch: Mapping[str, Any]) -> tuple[TrainState, Any]:
+        batch = {
+            k: jax.make_array_from_process_local_data(self.batch_sharding, np.asarray(v))
+            for k, v in local_batch.items()
+        }
+        return self._jitted(state)(state, batch)
+
+    def gathered(self, state: TrainState) -> TrainState:
+        """The state with every leaf replicated (what checkpoints store)."""
+        return self._jitted(state, gather=True)(state) if self.shard_opt_state else state
+
+    def local(self, state: TrainState) -> TrainState:
+        """A copy of the (replicated) state on this process's first device, for evaluation."""
+        return jax.tree.map(lambda x: x.addressable_data(0), self.gathered(state))
+
+
 def _check_positive_int(name: str, value: Any, *, allow_none: bool = False) -> None:
     if value is None and allow_none:
         return
@@ -143,8 +229,11 @@ def _learning_rate(opt_state: Any) -> float | None:
 class _Resident:
     """A dataset on the device, cut into shuffled fixed-size batches by index."""
 
-    def __init__(self, x, y, batch_size, *, seed, shuffle, drop_last):
-        self.x, self.y = jnp.asarray(x), jnp.asarray(y)
+    def __init__(self, x, y, batch_size, *, seed, shuffle, drop_last, host=False):
+        # On a mesh, batches are cut on the host and sent to the devices step by step.
+        self.x, self.y = (
+            (np.asarray(x), np.asarray(y)) if host else (jnp.asarray(x), jnp.asarray(y))
+        )
         self.n = int(self.x.shape[0])
         self.batch_size, self.seed, self.shuffle = batch_size, seed, shuffle
         self.full = self.n // batch_size
@@ -179,6 +268,8 @@ def fit(
     resume: bool = False,
     progress: bool | None = None,
     eval_batch_size: int = 1024,
+    mesh: Any = None,
+    shard_opt_state: bool = False,
 ) -> tuple[TrainState, History]:
     """Trains ``state`` for ``epochs`` passes over ``train_data``; returns it and a History.
 
@@ -228,6 +319,21 @@ def fit(
         one (the history, the callbacks' state and the data order continue).
       progress: a tqdm progress bar; ``None`` shows one only on a terminal.
       eval_batch_size: examples per compiled evaluation batch.
+      mesh: a one-axis ``jax.sharding.Mesh`` (e.g.
+        :func:`~optjax.training.make_mesh`) to train data-parallel on: one
+        compiled step per batch, the global batch of ``batch_size`` examples
+        split across the mesh's devices (which may belong to several
+        processes, see the module notes), the parameters replicated. The
+        result equals the single-device run up to float32 rounding. Every
+        batch size (``batch_size``, and the short last batch unless
+        ``drop_last``) must be a multiple of the device count: it is an error,
+        not padded. Streaming batches are this process's share of each global
+        batch. Evaluation and checkpoints use the replicated state, and the
+        returned state is a full copy on this process's first device (so
+        :func:`~optjax.training.evaluate` and ``np.asarray`` work on it in
+        every process).
+      shard_opt_state: with ``mesh``, partition the optimizer state across
+        the devices (ZeRO-1, :func:`~optjax.training.state_shardings`).
 
     Returns:
       ``(state, history)``: the trained state and a :class:`History` whose
@@ -238,7 +344,8 @@ def fit(
 
     Raises:
       TrainingDiverged: when a training loss is not finite.
-      ValueError: for bad arguments, or data the model cannot take (before
+      ValueError: for bad arguments, data the model cannot take, or (with
+        ``mesh``) a batch size that does not divide across the devices (before
         any compile).
 
     Examples:
@@ -261,6 +368,9 @@ def fit(
     _check_positive_int("checkpoint_every", checkpoint_every, allow_none=True)
     if resume and checkpointer is None:
         raise ValueError("fit: resume=True needs a checkpointer to resume from.")
+    if shard_opt_state and mesh is None:
+        raise ValueError("fit: shard_opt_state=True needs a mesh.")
+    mesh_steps = None if mesh is None else _MeshSteps(mesh, loss_fn, shard_opt_state)
 
     resident = isinstance(train_data, Mapping) or (
         hasattr(train_data, "x") and hasattr(train_data, "y")
@@ -275,8 +385,14 @@ def fit(
                 f"and drop_last=True leaves no batch."
             )
         _check_model_accepts(state, x, "fit")
-        data = _Resident(x, y, batch_size, seed=seed, shuffle=shuffle, drop_last=drop_last)
+        data = _Resident(x, y, batch_size, seed=seed, shuffle=shuffle, drop_last=drop_last,
+                         host=mesh_steps is not None)  # fmt: skip
         steps_per_epoch: int | None = data.steps_per_epoch
+        if mesh_steps is not None:
+            if data.full:
+                mesh_steps.check_global_batch(batch_size, "batch_size")
+            if data.steps_per_epoch > data.full:
+                mesh_steps.check_global_batch(data.batch_size_at(data.full), "last_batch")
     elif callable(train_data) or isinstance(train_data, Iterable):
         data = None
         steps_per_epoch = len(train_data) if hasattr(train_data, "__len__") else None
@@ -291,6 +407,9 @@ def fit(
 
     # The loop donates its buffers step after step; the caller's state is left intact.
     state = jax.tree.map(jnp.copy, state)
+    if mesh_steps is not None:
+        # Restored checkpoints and evaluation use the replicated placement.
+        state = mesh_steps.place(state, replicated=True)
     history = History()
     run = Run(state=state, history=history.epochs, epochs=epochs,
               steps_per_epoch=steps_per_epoch or 0, checkpointer=checkpointer)  # fmt: skip
@@ -312,7 +431,15 @@ def fit(
         epoch_first_step = int(meta["fit"]["epoch_first_step"])
         for callback, saved in zip(callbacks[1:], meta["fit"]["callbacks"]):
             callback.load_state_dict(saved)
-        run.state = state
+    if mesh_steps is not None:
+        state = mesh_steps.place(state)
+    run.state = state
+
+    def to_save() -> TrainState:
+        return run.state if mesh_steps is None else mesh_steps.gathered(run.state)
+
+    def to_evaluate() -> TrainState:
+        return run.state if mesh_steps is None else mesh_steps.local(run.state)
 
     def metadata() -> dict[str, Any]:
         return {
@@ -350,7 +477,7 @@ def fit(
             f"Training diverged: the loss was {loss} at step {start_step + step_in_fit} "
             f"(epoch {epoch}). Stopped; the returned state is the one before that step{where}. "
             f"Try a smaller learning rate, gradient clipping (--clip) or a warmup.",
-            step=start_step + step_in_fit, epoch=epoch, state=run.state,
+            step=start_step + step_in_fit, epoch=epoch, state=to_evaluate(),
             history=history,
         )  # fmt: skip
 
@@ -360,7 +487,7 @@ def fit(
         due = checkpoint_every is None and at_epoch_end
         due = due or (checkpoint_every is not None and step_in_fit % checkpoint_every == 0)
         if due:
-            checkpointer.save(run.state, metadata=metadata())
+            checkpointer.save(to_save(), metadata=metadata())
 
     run.stop_training = stopped
     epoch = len(history.epochs)
@@ -376,7 +503,14 @@ def fit(
             j = position
             while j < data.steps_per_epoch:
                 t0 = time.perf_counter()
-                if j < data.full:
+                if mesh_steps is not None:  # one data-parallel step; this process's share
+                    size = data.batch_size_at(j)
+                    share = order[j * batch_size : j * batch_size + size]
+                    share = share[_process_slice(size)]
+                    batch = {"x": data.x[share], "y": data.y[share]}
+                    run.state, loss = mesh_steps.step(run.state, batch)
+                    losses, count = np.asarray(loss)[None], 1
+                elif j < data.full:
                     end = min(j + chunk, data.full)
                     if checkpoint_every is not None:
                         next_save = (steps_done // checkpoint_every + 1) * checkpoint_every
@@ -417,7 +551,13 @@ def fit(
                 if j < position:
                     continue  # resuming inside this epoch
                 t0 = time.perf_counter()
-                run.state, loss = _step_runner(loss_fn)(run.state, dict(batch))
+                if mesh_steps is None:
+                    run.state, loss = _step_runner(loss_fn)(run.state, dict(batch))
+                else:
+                    local = dict(batch)
+                    first = jax.tree.leaves(local)[0]
+                    mesh_steps.check_global_batch(len(first) * jax.process_count(), "batch")
+                    run.state, loss = mesh_steps.step(run.state, local)
                 loss = float(loss)
                 train_seconds += time.perf_counter() - t0
                 if not math.isfinite(loss):
@@ -431,11 +571,12 @@ def fit(
         epoch += 1
         epoch_train.append((train_seconds - seconds_before, train_steps - steps_before))
         logs: dict[str, float] = {"epoch": epoch, "loss": loss_sum / max(examples, 1)}
+        current = to_evaluate()
         if validation_data is not None:
-            val = evaluate(run.state, validation_data, loss_fn=loss_fn, metrics_fn=metrics_fn,
+            val = evaluate(current, validation_data, loss_fn=loss_fn, metrics_fn=metrics_fn,
                            batch_size=eval_batch_size)  # fmt: skip
             logs.update({f"val_{k}": v for k, v in val.items()})
-        lr = _learning_rate(run.state.opt_state)
+        lr = _learning_rate(current.opt_state)
         if lr is not None:
             logs["learning_rate"] = lr
         logs["seconds"] = time.perf_counter() - epoch_start
@@ -445,9 +586,9 @@ def fit(
         stopped = run.stop_training or epoch >= epochs
         epoch_first_step = steps_done
         if checkpointer is not None:
-            checkpointer.save_best(run.state, metric=logs[best_monitor], metadata=metadata())
+            checkpointer.save_best(to_save(), metric=logs[best_monitor], metadata=metadata())
             if stopped or checkpoint_every is None or steps_done % checkpoint_every == 0:
-                checkpointer.save(run.state, metadata=metadata())
+                checkpointer.save(to_save(), metadata=metadata())
     bar.close()
     for callback in callbacks:
         callback.on_train_end(run)
@@ -460,7 +601,12 @@ def fit(
         "steps_per_second": float(steps / seconds) if seconds > 0 else 0.0,
         "total_seconds": time.perf_counter() - started,
     }
-    return run.state, history
+    return to_evaluate(), history
+
+
+def _process_slice(global_size: int) -> slice:
+    share = global_size // jax.process_count()
+    return slice(jax.process_index() * share, (jax.process_index() + 1) * share)
 
 
 class _NoBar:

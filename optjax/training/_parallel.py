@@ -301,6 +301,9 @@ def make_sharded_train_step(
                 donate_argnums=(0,) if donate else (),
             )
             compiled[key] = step
+        # Measured on 4 fake CPU devices (digits MLP 64-256-10, batch 256, adam): about
+        # 0.2 ms per call of Python overhead here (placement checks) over make_train_step;
+        # fake devices share the host's cores, so no speed-up is expected on CPU.
         state = jax.device_put(state, shardings)
         batch = jax.device_put(batch, batch_sharding)
         return step(state, batch)
@@ -308,9 +311,7 @@ def make_sharded_train_step(
     return sharded_train_step
 
 
-def make_pmap_train_step(
-    loss_fn: LossFn, axis_name: str = "batch", *, donate: bool = True
-) -> Step:
+def make_pmap_train_step(loss_fn: LossFn, axis_name: str = "batch", *, donate: bool = True) -> Step:
     """Returns a ``jax.pmap`` step for states from :func:`replicate_for_pmap`.
 
     Device ``i`` computes the loss and gradient of its shard of the batch
