@@ -101,13 +101,16 @@ def test_missing_benchmark_lists_the_choices(capsys):
     assert "choose from: update, fit, suite" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("read, written", [(7 * 4096, 3 * 4096), (4096, 4096), (10 * 4, 3 * 4)])
-def test_roofline_kernel_moves_the_requested_bytes(read, written):
+@pytest.mark.parametrize(
+    "read, written, rows",
+    [(7 * 4096, 3 * 4096, (7, 3)), (4096, 4096, (1, 1)), (2 * 4096 + 8, 4096 + 4, (2, 1))],
+)
+def test_roofline_kernel_moves_the_requested_bytes(read, written, rows):
     fn, x, out = _roofline.roofline_kernel(read, written)
-    assert x.nbytes == read and out.nbytes == written
-    q, r = divmod(read // 4, written // 4)
-    out = fn(x, out)  # x is all ones: every output sums q (or q + 1) ones, halved
-    assert float(out[0]) == 0.5 * (q + (1 if r else 0)) and float(out[-1]) == 0.5 * q
+    assert (x.shape[0], out.shape[0]) == rows
+    assert abs(x.nbytes - read) <= 16 and abs(out.nbytes - written) <= 16
+    out = fn(x, out)  # x is all ones: each output row is (1 + number of extra rows) / 2
+    assert float(out.min()) == float(out.max()) == 0.5 * (1 + rows[0] - rows[1])
 
 
 def test_parser_names_match_the_benchmarks():

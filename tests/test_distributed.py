@@ -22,7 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from optjax._cli_distributed import add_distributed_arguments, setup_distributed
+from optjax.cli._distributed import add_distributed_arguments, setup_distributed
 from optjax.cli import UsageError
 from optjax.training import _distributed
 
@@ -33,7 +33,7 @@ DRIVER = textwrap.dedent(
     import sys
     import warnings
 
-    from optjax._cli_distributed import add_distributed_arguments, setup_distributed
+    from optjax.cli._distributed import add_distributed_arguments, setup_distributed
     from optjax.cli import UsageError
 
     warnings.simplefilter("error")

@@ -21,39 +21,48 @@ def tree_bytes(tree: Any) -> int:
     return int(sum(np.dtype(x.dtype).itemsize * np.size(x) for x in jax.tree.leaves(tree)))
 
 
-def roofline_kernel(bytes_read: int, bytes_written: int):
-    """A jitted kernel reading ``bytes_read`` from one buffer and writing ``bytes_written``.
+def _ratio(bytes_read: int, bytes_written: int, largest: int = 16) -> tuple[int, int]:
+    """Small integers ``(a, b)``, ``a >= b``, with ``a / b`` closest to ``bytes_read / bytes_written``."""
+    target = bytes_read / max(bytes_written, 1)
+    pairs = [(a, b) for b in range(1, largest + 1) for a in range(b, largest * 4 + 1)]
+    return min(pairs, key=lambda ab: (abs(ab[0] / ab[1] - target), ab[1]))
 
-    With :math:`n = W/4` output floats, :math:`q = \\lfloor R/W \\rfloor` and
-    remainder :math:`r`, it computes, in one XLA loop fusion,
+
+def roofline_kernel(bytes_read: int, bytes_written: int):
+    """A jitted kernel reading about ``bytes_read`` from one buffer and writing ``bytes_written``.
+
+    With :math:`a/b \\approx R/W` (small integers) and :math:`m = W/(4b)`,
+    the input is :math:`x \\in \\mathbb{R}^{a \\times m}`, the output
+    :math:`o \\in \\mathbb{R}^{b \\times m}`, and one XLA loop fusion computes
 
     .. math::
 
-        s = \\sum_{j<q} x[jn:(j+1)n], \\qquad
-        o = \\tfrac12\\,\\mathrm{concat}(s[:r] + x[qn:],\\ s[r:]).
+        o_i = \\tfrac12 \\Big(x_i + \\sum_{j \\ge b} x_j\\Big), \\qquad i < b.
+
+    Bytes that do not fit the ratio (step counters, small factored
+    statistics) are rounded away; the kernel's exact bytes are ``x.nbytes``
+    and ``out.nbytes``.
 
     Args:
-      bytes_read: bytes read from the single float32 input buffer.
-      bytes_written: bytes written to the single float32 output buffer.
+      bytes_read: bytes the optimizer step reads (params, grads, state).
+      bytes_written: bytes it writes (params, state).
 
     Returns:
       ``(fn, x, out)``: call ``out = fn(x, out)`` repeatedly; ``out`` is
       donated, so the output reuses its buffer (as a donated optimizer step does).
     """
-    n_out = max(1, bytes_written // 4)
-    n_in = max(n_out, bytes_read // 4)
-    q, r = divmod(n_in, n_out)
+    a, b = _ratio(bytes_read, bytes_written)
+    m = max(1, round(bytes_written / 4 / b))
 
     def kernel(x, out):
         del out  # only its buffer is reused
-        total = x[:n_out]
-        for j in range(1, q):
-            total = total + x[j * n_out : (j + 1) * n_out]
-        if r:
-            total = jnp.concatenate([total[:r] + x[q * n_out :], total[r:]])
-        return total * 0.5
+        extra = None
+        for j in range(b, a):
+            extra = x[j] if extra is None else extra + x[j]
+        body = x[:b] if extra is None else x[:b] + extra[None]
+        return body * 0.5
 
     fn = jax.jit(kernel, donate_argnums=(1,), keep_unused=True)
-    x = jnp.ones((n_in,), jnp.float32)
-    out = jnp.zeros((n_out,), jnp.float32)
+    x = jnp.ones((a, m), jnp.float32)
+    out = jnp.zeros((b, m), jnp.float32)
     return fn, x, out

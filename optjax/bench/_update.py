@@ -101,7 +101,7 @@ def _roofline_run(bytes_read: int, bytes_written: int) -> dict[str, Any]:
     fn, x, out = _roofline.roofline_kernel(bytes_read, bytes_written)
     out = fn(x, out)
     jax.block_until_ready(out)
-    return {"fn": fn, "x": x, "carry": out, "times": []}
+    return {"fn": fn, "x": x, "carry": out, "times": [], "bytes": (x.nbytes, out.nbytes)}
 
 
 def bench_pair(chain: str, tree: str, params: Any, repeats: int) -> dict[str, Any]:
@@ -146,6 +146,7 @@ def bench_pair(chain: str, tree: str, params: Any, repeats: int) -> dict[str, An
             "bytes_read": run["bytes_read"],
             "bytes_written": run["bytes_written"],
             "roofline_ms": roof_ms,
+            "roofline_bytes_read_written": list(rooflines[run["roofline_key"]]["bytes"]),
             "roofline_fraction": roof_ms / step_ms,
         }
     row["step_ratio"] = row["optjax"]["step_ms"] / row["optax"]["step_ms"]

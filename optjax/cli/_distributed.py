@@ -71,7 +71,7 @@ def setup_distributed(args: argparse.Namespace) -> Any:
         ``[0, N)``, a JAX backend that is already running, or a coordinator
         that cannot be reached within ``--distributed-timeout``.
     """
-    from optjax.cli import UsageError
+    from optjax.cli._args import UsageError
     from optjax.training import _distributed
 
     num_processes, process_id = args.num_processes, args.process_id
