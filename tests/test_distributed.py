@@ -22,8 +22,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from optjax.cli._distributed import add_distributed_arguments, setup_distributed
 from optjax.cli import UsageError
+from optjax.cli._distributed import add_distributed_arguments, setup_distributed
 from optjax.training import _distributed
 
 DRIVER = textwrap.dedent(

@@ -92,7 +92,7 @@ def clip_by_block_rms(threshold: jax.typing.ArrayLike) -> GradientTransformation
 
 
 def _fused_squared_norm(tree: Any) -> jax.Array:
-    """:math:`\\sum_i \\|g_i\\|^2`, as one reduction when the leaves share one float32 or float64 dtype.
+    """:math:`\\sum_i \\|g_i\\|^2`, as one reduction when all leaves are float32 (or float64).
 
     Many leaves otherwise give one reduction kernel each (and a chain of scalar
     adds); the concatenation is fused into the single reduction by XLA.

@@ -1,4 +1,4 @@
-"""The ``optjax`` command: ``optjax train``, ``sweep`` and ``lr-find`` (and ``python -m optjax``).
+"""The ``optjax`` command: ``train``, ``sweep``, ``lr-find`` and ``bench`` (also ``python -m optjax``).
 
 Every error a user can cause (an unknown name, a missing file, data the model
 cannot take, a corrupted checkpoint) ends with one message on standard error
@@ -12,6 +12,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from optjax.bench.cli import add_bench_parser, bench_command
 from optjax.cli._args import EXIT_BAD_INPUT as EXIT_BAD_INPUT
 from optjax.cli._args import EXIT_DIVERGED as EXIT_DIVERGED
 from optjax.cli._args import UsageError as UsageError
@@ -97,10 +98,16 @@ def build_parser() -> argparse.ArgumentParser:
     ramp.add_argument("--end-lr", type=_positive_float, default=10.0)
     ramp.add_argument("--num-steps", type=_positive_int, default=100)
     ramp.add_argument("--plot", default=None, metavar="FILE.png", help="loss against lr")
+    add_bench_parser(commands)
     return parser
 
 
-COMMANDS = {"train": train_command, "sweep": sweep_command, "lr-find": lr_find_command}
+COMMANDS = {
+    "train": train_command,
+    "sweep": sweep_command,
+    "lr-find": lr_find_command,
+    "bench": bench_command,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
