@@ -117,10 +117,10 @@ def clip_by_global_norm(max_norm: jax.typing.ArrayLike) -> GradientTransformatio
     of the update with respect to a zero gradient is finite too.
 
     .. warning::
-      optjax multiplies every leaf by the one scalar :math:`c / \|g\|_2`
+      optjax multiplies every leaf by the one scalar :math:`c / \\|g\\|_2`
       (which XLA fuses into the next transform's pass over the leaf); Optax
-      computes :math:`(g / \|g\|_2)\, c` per element. The two agree to an ulp
-      or two (at :math:`\|g\|_2 = c` optjax returns :math:`g` exactly).
+      computes :math:`(g / \\|g\\|_2)\\, c` per element. The two agree to an ulp
+      or two (at :math:`\\|g\\|_2 = c` optjax returns :math:`g` exactly).
 
     Args:
       max_norm: the largest global norm :math:`c > 0` the updates may keep.
