@@ -16,7 +16,17 @@ from optjax import data
 from optjax.cli import EXIT_BAD_INPUT, EXIT_DIVERGED, main
 from optjax.training import optimizer_names
 
-SMALL = ["--dataset", "iris", "--epochs", "3", "--batch-size", "30", "--lr", "1e-2", "--no-progress"]
+SMALL = [
+    "--dataset",
+    "iris",
+    "--epochs",
+    "3",
+    "--batch-size",
+    "30",
+    "--lr",
+    "1e-2",
+    "--no-progress",
+]
 
 
 def run(capsys, *argv):
@@ -103,14 +113,20 @@ def jax_leaves(tree):
     "flags, message",
     [
         (["--dataset", "mnist_fake"], "unknown dataset 'mnist_fake'; choose one of: digits, iris"),
-        (["--model", "transformer"], "unknown model 'transformer'; choose one of: linear, logistic"),
+        (
+            ["--model", "transformer"],
+            "unknown model 'transformer'; choose one of: linear, logistic",
+        ),
         (["--optimizer", "adamm"], "unknown optimizer 'adamm'; choose one of: .*adam, "),
         (["--schedule", "zigzag"], "unknown schedule 'zigzag'; choose one of: constant, cosine"),
         (["--optimizer", "lbfgs"], "lbfgs needs a line search"),
         (["--dataset", "/nonexistent/mnist"], "/nonexistent/mnist"),
         (["--model", "cnn"], r"input shape \(4,\) does not fit a CNN.*dataset 'iris'"),
         (["--model", "linear"], "'linear' is a regression model, but dataset 'iris' has 3 classes"),
-        (["--dataset", "diabetes", "--model", "logistic"], "is a classifier, but dataset 'diabetes'"),
+        (
+            ["--dataset", "diabetes", "--model", "logistic"],
+            "is a classifier, but dataset 'diabetes'",
+        ),
         (["--warmup", "1000"], "warmup must be .* shorter than the run's 12 steps"),
         (["--weight-decay", "-1"], "weight_decay must be >= 0"),
         (["--test-fraction", "1.5"], r"--test-fraction must be in \(0, 1\)"),

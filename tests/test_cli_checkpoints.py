@@ -124,7 +124,15 @@ def _corrupt_metadata(step_dir):
 @pytest.mark.parametrize("corrupt", [_corrupt_array_file, _corrupt_metadata])
 def test_corrupted_checkpoint_is_an_error_naming_the_file(tmp_path, capsys, corrupt):
     directory = tmp_path / "ckpt"
-    flags = ["--dataset", "iris", "--epochs", "1", "--no-progress", "--checkpoint-dir", str(directory)]
+    flags = [
+        "--dataset",
+        "iris",
+        "--epochs",
+        "1",
+        "--no-progress",
+        "--checkpoint-dir",
+        str(directory),
+    ]
     assert run(capsys, *flags)[0] == 0
     step_dir = max((directory / "steps").iterdir(), key=lambda p: int(p.name))
     name = corrupt(step_dir)
@@ -135,7 +143,15 @@ def test_corrupted_checkpoint_is_an_error_naming_the_file(tmp_path, capsys, corr
 
 
 def test_checkpoint_of_another_model_is_an_error_naming_the_key_path(tmp_path, capsys):
-    flags = ["--dataset", "iris", "--epochs", "1", "--no-progress", "--checkpoint-dir", str(tmp_path)]
+    flags = [
+        "--dataset",
+        "iris",
+        "--epochs",
+        "1",
+        "--no-progress",
+        "--checkpoint-dir",
+        str(tmp_path),
+    ]
     assert run(capsys, *flags)[0] == 0
     code, out, err = run(capsys, *flags, "--model", "logistic", "--resume")
     assert code == EXIT_BAD_INPUT

@@ -110,7 +110,9 @@ def _distance_per_learning_rate(name, problem):
             return (optjax.apply_updates(params, updates), state), None
 
         (params, _), _ = jax.lax.scan(step, (init, tx.init(init)), None, length=steps)
-        leaves = jax.tree.leaves(jax.tree.map(lambda p, s: jnp.max(jnp.abs(p - s)), params, solution))
+        leaves = jax.tree.leaves(
+            jax.tree.map(lambda p, s: jnp.max(jnp.abs(p - s)), params, solution)
+        )
         return jnp.max(jnp.stack(leaves))
 
     return np.asarray(jax.jit(jax.vmap(run))(LEARNING_RATES))
@@ -124,7 +126,9 @@ def test_optimizer_reaches_the_minimum(name, problem):
     finite = distances[np.isfinite(distances)]
     assert finite.size, f"{name} diverged on {problem} for every learning rate"
     best = float(finite.min())
-    best_lr = float(LEARNING_RATES[int(np.nanargmin(np.where(np.isfinite(distances), distances, np.inf)))])
+    best_lr = float(
+        LEARNING_RATES[int(np.nanargmin(np.where(np.isfinite(distances), distances, np.inf)))]
+    )
     assert best < TOLERANCE[problem], (
         f"{name} on {problem}: best distance {best:.2e} (lr {best_lr:.1e}) >= {TOLERANCE[problem]}"
     )

@@ -116,7 +116,9 @@ def test_masked_with_a_path_based_mask_works_under_nnx_optimizer():
 
     model = _MLP(nnx.Rngs(0))
     bias_before = model.hidden.bias[...]
-    optimizer = nnx.Optimizer(model, optjax.masked(optjax.set_to_zero(), kernels_only), wrt=nnx.Param)
+    optimizer = nnx.Optimizer(
+        model, optjax.masked(optjax.set_to_zero(), kernels_only), wrt=nnx.Param
+    )
     grads = jax.tree.map(jnp.ones_like, nnx.state(model, nnx.Param))
     kernel_before = model.hidden.kernel[...]
     optimizer.update(model, grads)
