@@ -25,6 +25,7 @@ from optjax._base import (
     transformation,
 )
 from optjax._combine import chain
+from optjax._modern._soap import _stat_dtype
 from optjax._transforms._basic import scale_by_learning_rate
 from optjax._transforms._regularization import add_decayed_weights
 
@@ -116,10 +117,6 @@ def _inverse_root(stat: jax.Array, exponent: float, matrix_epsilon: Any) -> jax.
 def _block_norm(x: jax.Array, k: int) -> jax.Array:
     axes = tuple(range(k, 2 * k))
     return jnp.sqrt(jnp.sum(x * x, axis=axes, keepdims=True))
-
-
-def _stat_dtype(dtype: Any) -> Any:
-    return jnp.promote_types(dtype, jnp.float32)
 
 
 def scale_by_shampoo(

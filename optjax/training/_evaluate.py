@@ -14,7 +14,6 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from optjax import _metrics
 from optjax._modern._schedule_free import ScheduleFreeState, schedule_free_eval_params
@@ -255,8 +254,3 @@ def _arrays(data: Any, where: str) -> tuple[Any, Any]:
         f"{where}: data must be an optjax.data.Dataset or a dict with 'x' and 'y', "
         f"got {type(data).__name__}."
     )
-
-
-def as_numpy(tree: Any) -> Any:
-    """Host copies of a tree's arrays (for reports and history)."""
-    return jax.tree.map(np.asarray, tree)
