@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 JOBS ?= auto
 
-.PHONY: install demo demo-regression test test-fast lint format clean
+.PHONY: install demo demo-regression test test-fast lint format notebooks-strip clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,19 +24,23 @@ demo-regression: $(STAMP)
 	$(BIN)/python -m optjax.demo
 
 test: $(STAMP)
-	$(BIN)/ruff check optjax tests benchmarks
+	$(BIN)/ruff check optjax tests benchmarks tools
 	$(BIN)/python -m pytest -n $(JOBS) -q
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -n $(JOBS) -q -m "not slow" -x
 
 lint: $(STAMP)
-	$(BIN)/ruff check optjax tests benchmarks
-	$(BIN)/ruff format --check optjax tests benchmarks
+	$(BIN)/ruff check optjax tests benchmarks tools
+	$(BIN)/ruff format --check optjax tests benchmarks tools
 
 format: $(STAMP)
-	$(BIN)/ruff format optjax tests benchmarks
-	$(BIN)/ruff check --fix optjax tests benchmarks
+	$(BIN)/ruff format optjax tests benchmarks tools
+	$(BIN)/ruff check --fix optjax tests benchmarks tools
+
+# Drop outputs and execution counts from notebooks/ before committing them.
+notebooks-strip: $(STAMP)
+	$(BIN)/python tools/notebooks.py strip
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info
