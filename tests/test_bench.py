@@ -121,3 +121,20 @@ def test_parser_names_match_the_benchmarks():
     assert tuple(_problems.PROBLEMS) == _names.PROBLEMS
     assert set(_suite.choices()) == set(_names.OPTIMIZERS)  # all buildable by make_optimizer
     assert set(_names.DEFAULT_OPTIMIZERS) <= set(_names.OPTIMIZERS)
+
+
+def test_adamw_large_reports_roofline_and_says_when_torch_is_missing(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(__import__("sys").modules, "torch", None)  # as if not installed
+    path = tmp_path / "large.json"
+    assert main(["adamw-large", "--params", "8192", "--repeats", "2", "--json", str(path)]) == 0
+    result = json.loads(path.read_text())["result"]
+    assert result["params"] == 8192 and result["bytes_per_step"] == 28 * 8192
+    for key in ("roofline_ms", "optjax_ms", "optax_ms", "optjax_roofline_frac", "optjax_gb_per_s"):
+        assert result[key] > 0
+    assert result["torch_ms"] is None and result["torch"] == "torch not installed"
+    assert "torch not installed" in capsys.readouterr().out
+
+
+def test_adamw_large_rejects_a_tiny_size(capsys):
+    assert main(["adamw-large", "--params", "10"]) == 2
+    assert "--params must be at least 1024, got 10" in capsys.readouterr().err

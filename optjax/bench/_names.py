@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-BENCHMARKS = ("update", "fit", "suite")
+BENCHMARKS = ("update", "fit", "suite", "adamw-large")
 CHAINS = ("sgd_momentum", "clip_adamw", "adamw", "lion", "adafactor", "muon")
 TREES = ("leaf16m", "leaves10", "leaves100", "leaves1000", "transformer")
 WORKLOADS = ("linear", "logistic", "mlp", "cnn")

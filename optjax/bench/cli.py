@@ -1,4 +1,4 @@
-"""The ``optjax bench`` command: ``update``, ``fit`` and ``suite``.
+"""The ``optjax bench`` command: ``update``, ``fit``, ``suite`` and ``adamw-large``.
 
 ``optjax/cli.py`` registers it with :func:`add_bench_parser` and
 :func:`bench_command`; :func:`main` runs it standalone
@@ -46,16 +46,28 @@ def _add_suite(sub: Any) -> None:
                    help="directory for results.json and the PNG plots")  # fmt: skip
 
 
+def _add_adamw_large(sub: Any) -> None:
+    p = sub.add_parser(
+        "adamw-large", help="adamw over one huge float32 tensor vs roofline, PyTorch"
+    )
+    p.add_argument("--params", type=int,
+                   help="number of float32 parameters (default 1e9 on GPU/TPU, 2^25 on CPU)")  # fmt: skip
+    p.add_argument("--repeats", type=int, default=20, help="timed steps (default 20)")
+    p.add_argument("--no-torch", action="store_true", help="skip PyTorch's fused AdamW")
+    p.add_argument("--json", metavar="FILE", help="write the results as JSON")
+
+
 def add_bench_parser(subparsers: Any) -> argparse.ArgumentParser:
-    """Adds ``bench`` (with ``update``, ``fit``, ``suite``) to an argparse ``subparsers``."""
+    """Adds ``bench`` (with ``update``, ``fit``, ``suite``, ``adamw-large``) to an argparse ``subparsers``."""
     parser = subparsers.add_parser(
         "bench", help="benchmarks: update step, training throughput, convergence suite",
         description="Benchmarks (never tests). Results: benchmarks/README.md.",
     )  # fmt: skip
-    sub = parser.add_subparsers(dest="benchmark", metavar="{update,fit,suite}")
+    sub = parser.add_subparsers(dest="benchmark", metavar="{" + ",".join(BENCHMARKS) + "}")
     _add_update(sub)
     _add_fit(sub)
     _add_suite(sub)
+    _add_adamw_large(sub)
     return parser
 
 
@@ -75,6 +87,10 @@ def bench_command(args: argparse.Namespace) -> int:
             from optjax.bench import _suite
 
             return _suite.run(args)
+        if name == "adamw-large":
+            from optjax.bench import _adamw_large
+
+            return _adamw_large.run(args)
         raise BenchUsageError(f"unknown benchmark {name!r}; choose from: {', '.join(BENCHMARKS)}")
     except BenchUsageError as error:
         print(f"optjax bench: error: {error}", file=sys.stderr)
