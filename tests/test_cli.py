@@ -51,9 +51,9 @@ def test_train_writes_table_metrics_params_and_plot(capsys, tmp_path):
     assert [h["epoch"] for h in report["history"]] == [1, 2, 3]
     assert report["config"]["dataset"] == "iris"
 
-    saved = np.load(params)  # no pickle: plain arrays only
-    assert sorted(saved) == ["hidden_0/bias", "hidden_0/kernel", "out/bias", "out/kernel"]
-    assert saved["hidden_0/kernel"].shape == (4, 128)
+    with np.load(params) as saved:  # no pickle: plain arrays only
+        assert sorted(saved) == ["hidden_0/bias", "hidden_0/kernel", "out/bias", "out/kernel"]
+        assert saved["hidden_0/kernel"].shape == (4, 128)
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -61,8 +61,8 @@ def test_same_arguments_same_parameters(capsys, tmp_path):
     first, second = tmp_path / "a.npz", tmp_path / "b.npz"
     assert run(capsys, *SMALL, "--save-params", str(first))[0] == 0
     assert run(capsys, *SMALL, "--save-params", str(second))[0] == 0
-    a, b = np.load(first), np.load(second)
-    assert all(np.array_equal(a[k], b[k]) for k in a)
+    with np.load(first) as a, np.load(second) as b:
+        assert sorted(a) == sorted(b) and all(np.array_equal(a[k], b[k]) for k in a)
 
 
 def test_regression_dataset_reports_regression_metrics(capsys, tmp_path):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import optjax
-from optjax.training import TrainState, default_loss, make_model, make_optimizer
+from optjax.training import LRFindResult, TrainState, default_loss, make_model, make_optimizer
 from optjax.training._lr_find import _runner, _suggest, lr_find
 
 MSE = default_loss("regression")
@@ -122,6 +122,22 @@ def test_plot_is_written(tmp_path, regression):
     r = lr_find(linear_state(), ds, loss_fn=MSE, num_steps=50, batch_size=32)
     r.plot(tmp_path / "lr.png")
     assert (tmp_path / "lr.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_plot_draws_on_a_given_axes_and_leaves_the_backend_alone():
+    import matplotlib
+    from matplotlib.figure import Figure
+
+    backend = matplotlib.get_backend()
+    r = LRFindResult(np.array([1e-3, 1e-2, 1e-1]), np.ones(3), np.ones(3), 1e-2, None, None)
+    ax = Figure().add_subplot()
+    assert r.plot(ax=ax) is ax
+    assert [line.get_label() for line in ax.get_lines()] == [
+        "loss",
+        "smoothed loss",
+        "steepest 0.01",
+    ]
+    assert matplotlib.get_backend() == backend
 
 
 # ------------------------------------------------------------------------------------------

@@ -44,14 +44,12 @@ def format_table(train: dict[str, float], test: dict[str, float], timing: dict[s
 
 def plot_history(history: Any, path: str | os.PathLike, title: str = "") -> None:
     """Saves loss curves (train and validation) and validation-metric curves as a PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # no pyplot: leaves the caller's backend alone
 
     epochs = history["epoch"]
     metric_names = [k for k in ("val_accuracy", "val_f1", "val_r2") if history[k]]
-    fig, axes = plt.subplots(1, 2 if metric_names else 1, figsize=(10 if metric_names else 5, 4))
+    fig = Figure(figsize=(10 if metric_names else 5, 4))
+    axes = fig.subplots(1, 2 if metric_names else 1)
     axes = list(axes) if metric_names else [axes]
     axes[0].plot(epochs, history["loss"], label="train loss")
     if history["val_loss"]:
@@ -65,7 +63,6 @@ def plot_history(history: Any, path: str | os.PathLike, title: str = "") -> None
         axes[1].legend()
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)
 
 
 def _check_output_path(flag: str, path: str | None) -> None:
@@ -97,12 +94,10 @@ def format_sweep_table(members: Sequence[dict[str, Any]]) -> str:
 
 def plot_sweep(members: Sequence[dict[str, Any]], path: str | os.PathLike, title: str = "") -> None:
     """Saves every member's validation (or training) loss curve on one axis as a PNG."""
-    import matplotlib
+    from matplotlib.figure import Figure  # no pyplot: leaves the caller's backend alone
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig = Figure(figsize=(6, 4))
+    ax = fig.subplots()
     for i, m in enumerate(members):
         history = m["history"]
         key = "val_loss" if history["val_loss"] else "loss"
@@ -112,4 +107,3 @@ def plot_sweep(members: Sequence[dict[str, Any]], path: str | os.PathLike, title
     ax.legend(fontsize="small")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)

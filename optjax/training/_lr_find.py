@@ -57,14 +57,24 @@ class LRFindResult:
     def __len__(self) -> int:
         return len(self.learning_rates)
 
-    def plot(self, path: Any, title: str = "") -> None:
-        """Saves the loss against the learning rate (log x) with the suggestions marked."""
-        import matplotlib
+    def plot(self, path: Any = None, title: str = "", ax: Any = None) -> Any:
+        """Draws the loss against the learning rate (log x) with the suggestions marked.
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        Args:
+          path: where to save a PNG (or any format matplotlib infers from the
+            suffix); ``None`` saves nothing.
+          title: the axes title (default ``"learning-rate range test"``).
+          ax: a matplotlib ``Axes`` to draw on (in a notebook: ``plt.gca()``);
+            ``None`` draws on a new figure of its own.
 
-        fig, ax = plt.subplots(figsize=(6, 4))
+        Returns:
+          The ``Axes`` drawn on. pyplot's backend is never changed, so plots in a
+          notebook keep showing.
+        """
+        if ax is None:
+            from matplotlib.figure import Figure  # no pyplot: leaves the caller's backend alone
+
+            ax = Figure(figsize=(6, 4)).add_subplot()
         ax.plot(self.learning_rates, self.losses, alpha=0.3, label="loss")
         ax.plot(self.learning_rates, self.smoothed_losses, label="smoothed loss")
         for name, lr, marker in (("steepest", self.steepest, "o"), ("valley", self.valley, "s")):
@@ -78,9 +88,10 @@ class LRFindResult:
         ax.set(xscale="log", xlabel="learning rate", ylabel="loss",
                title=title or "learning-rate range test")  # fmt: skip
         ax.legend()
-        fig.tight_layout()
-        fig.savefig(path, dpi=100)
-        plt.close(fig)
+        if path is not None:
+            ax.figure.tight_layout()
+            ax.figure.savefig(path, dpi=100)
+        return ax
 
 
 def _check_injected_lr(state: TrainState) -> None:
