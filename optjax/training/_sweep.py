@@ -168,10 +168,6 @@ def _accepted_names(state: TrainState) -> list[str]:
     return sorted(_inject.get_hyperparams(state.opt_state)) + [_SEED]
 
 
-def _as_float(value: Any) -> float:
-    return float(np.asarray(value))
-
-
 def sweep(
     make_state: Callable[[int], TrainState],
     train_data: Any,
@@ -305,17 +301,17 @@ def sweep(
                 loss_sum += np.where(np.isfinite(row), row, 0.0) * size
                 examples += size
                 steps += 1
+        learning_rates = _learning_rates(stacked.opt_state, k)  # one transfer for all members
         for m in range(k):
             logs: dict[str, float] = {"epoch": epoch + 1}
             logs["loss"] = float(loss_sum[m] / examples) if diverged_at[m] is None else math.nan
-            member = jax.tree.map(lambda leaf, m=m: leaf[m], stacked)
             if validation_data is not None:
+                member = jax.tree.map(lambda leaf, m=m: leaf[m], stacked)
                 val = evaluate(member, validation_data, loss_fn=loss_fn, metrics_fn=metrics_fn,
                                batch_size=eval_batch_size)  # fmt: skip
                 logs.update({f"val_{name}": v for name, v in val.items()})
-            hp = _learning_rate(member.opt_state)
-            if hp is not None:
-                logs["learning_rate"] = hp
+            if learning_rates is not None:
+                logs["learning_rate"] = float(learning_rates[m])
             histories[m].on_epoch_end(None, epoch + 1, logs)
         bar.update(1)
     bar.close()
@@ -342,14 +338,17 @@ def sweep(
     return SweepResult(states=stacked, members=members)
 
 
-def _learning_rate(opt_state: Any) -> float | None:
-    if not _inject._find_inject_states(opt_state):
+def _learning_rates(stacked_opt_state: Any, k: int) -> np.ndarray | None:
+    """Each member's injected learning rate (``None`` without one), from the stacked state."""
+    if not _inject._find_inject_states(stacked_opt_state):
         return None
     try:
-        value = _inject.get_hyperparams(opt_state).get("learning_rate")
+        value = _inject.get_hyperparams(stacked_opt_state).get("learning_rate")
     except ValueError:
         return None
-    return None if value is None else _as_float(value)
+    if value is None:
+        return None
+    return np.broadcast_to(np.asarray(value, np.float64).reshape(-1), (k,))
 
 
 class _NoBar:
