@@ -71,6 +71,9 @@ def test_members_equal_separate_fit_runs(iris, grid):
                 np.testing.assert_allclose(hp[name], value, rtol=1e-7)
         np.testing.assert_allclose(member["history"]["loss"], history["loss"], rtol=1e-5)
         np.testing.assert_allclose(member["history"]["val_loss"], history["val_loss"], rtol=1e-5)
+        np.testing.assert_allclose(
+            member["history"]["learning_rate"], [settings["learning_rate"]] * 3, rtol=1e-7
+        )
         assert member["test"]["loss"] == pytest.approx(history["val_loss"][-1], rel=1e-5)
         assert set(member["train"]) == {"loss", "accuracy", "precision", "recall", "f1"}
         assert member["diverged_at"] is None
