@@ -103,6 +103,17 @@ def test_dropout_only_in_train_mode(name, kind):
     assert not np.allclose(train_a, train_b)
 
 
+@pytest.mark.parametrize("name", ["mlp", "cnn"])
+def test_dropout_rate_does_not_change_the_weights_a_seed_gives(name):
+    shape = (8, 8, 1)
+    plain = make_model(name, input_shape=shape, num_classes=10, seed=3)
+    dropped = make_model(name, input_shape=shape, num_classes=10, seed=3, dropout_rate=0.5)
+    want, got = nnx.state(plain, nnx.Param), nnx.state(dropped, nnx.Param)
+    assert jax.tree.structure(want) == jax.tree.structure(got)
+    for a, b in zip(jax.tree.leaves(want), jax.tree.leaves(got)):
+        np.testing.assert_array_equal(a, b)
+
+
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("name", ["mlp", "cnn"])
 def test_train_steps_lower_the_loss_on_digits(name, kind):

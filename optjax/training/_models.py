@@ -392,8 +392,9 @@ class NnxMLP(nnx.Module):
         for i, size in enumerate(self.hidden_sizes):
             setattr(self, f"hidden_{i}", nnx.Linear(width, size, rngs=rngs))
             width = size
-        self.dropout = nnx.Dropout(rate, rngs=rngs) if rate > 0 else None
         self.out = nnx.Linear(width, num_classes, rngs=rngs)
+        # After every weight, so a dropout rate never changes the weights a seed gives.
+        self.dropout = nnx.Dropout(rate, rngs=rngs) if rate > 0 else None
 
     def __call__(self, x: jax.Array) -> jax.Array:
         h = _flatten(x)
@@ -453,8 +454,9 @@ class NnxCNN(nnx.Module):
             channels = size
         n = len(self.features)
         flat = _pooled(height, n) * _pooled(width, n) * channels
-        self.dropout = nnx.Dropout(rate, rngs=rngs) if rate > 0 else None
         self.out = nnx.Linear(flat, num_classes, rngs=rngs)
+        # After every weight, so a dropout rate never changes the weights a seed gives.
+        self.dropout = nnx.Dropout(rate, rngs=rngs) if rate > 0 else None
 
     def __call__(self, x: jax.Array) -> jax.Array:
         _check_images("NnxCNN", x)
