@@ -142,6 +142,26 @@ def _is_numeric(value: Any) -> bool:
 # The wrapper.
 
 
+def _first_value(factory_name: str, name: str, schedule: StatefulSchedule) -> Any:
+    """A schedule's value at step 0; a callable that is no schedule gets a clear error."""
+    hint = (
+        f"inject_hyperparams({factory_name}): {name!r} is callable, so it is taken as a "
+        f"schedule of the step count"
+    )
+    fix = f"If {name!r} is not a schedule (a mask function, say), pass static_args=({name!r},)."
+    try:
+        value = schedule(schedule.init())
+    except Exception as error:
+        raise TypeError(
+            f"{hint}, and calling it with a step count failed "
+            f"({type(error).__name__}: {error}). {fix}"
+        ) from error
+    leaves = jax.tree.leaves(value)
+    if len(leaves) != 1 or jnp.asarray(leaves[0]).dtype == jnp.bool_:
+        raise TypeError(f"{hint}, but it returned {value!r}, not a number. {fix}")
+    return value
+
+
 def inject_hyperparams(
     inner_factory: Callable[..., Any],
     static_args: str | Iterable[str] = (),
@@ -250,7 +270,7 @@ def inject_hyperparams(
         inner_factory(
             **fixed,
             **numeric,
-            **{name: schedule(schedule.init()) for name, schedule in scheduled.items()},
+            **{name: _first_value(factory_name, name, s) for name, s in scheduled.items()},
         )
 
         def dtype_for(tree):

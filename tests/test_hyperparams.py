@@ -390,6 +390,22 @@ def test_static_and_non_numeric_arguments_pass_through():
     np.testing.assert_allclose(updates["s"], _quadratic_grads(params)["s"])
 
 
+@pytest.mark.parametrize(
+    "mask, returned",
+    [
+        (lambda p: jax.tree.map(lambda x: x.ndim == 2, p), "returned False"),  # bool from a count
+        (lambda p: {k: v.ndim > 1 for k, v in p.items()}, "calling it with a step count failed"),
+    ],
+    ids=["returns-a-bool", "raises"],
+)
+def test_a_mask_function_without_static_args_is_a_clear_error(mask, returned):
+    with pytest.raises(TypeError) as error:
+        optjax.inject_hyperparams(optjax.adamw)(1e-3, mask=mask)
+    message = str(error.value)
+    assert "'mask' is callable, so it is taken as a schedule" in message
+    assert returned in message and "static_args=('mask',)" in message
+
+
 def test_inject_stateful_hyperparams_is_a_deprecated_alias():
     with pytest.deprecated_call():
         injected = optjax.inject_stateful_hyperparams(optjax.sgd)
