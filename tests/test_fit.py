@@ -6,6 +6,7 @@ closed-form least-squares solution, and against Keras's documented callback
 semantics replayed on fixed metric sequences.
 """
 
+import functools
 import io
 import sys
 
@@ -80,6 +81,7 @@ def plain_loop(state, dataset, epochs, batch_size, seed, drop_last=False):
         ("nnx", 0.3, 16, 3, False),  # dropout rngs; chunks of 3, padded
         ("linen", 0.3, 32, None, True),
         ("linen", 0.0, 120, 1000, False),  # one batch per epoch; chunk longer than the epoch
+        ("nnx", 0.3, 16, 1, False),  # one compiled step per batch (no scan), short last batch
     ],
 )
 def test_compiled_chunks_equal_the_plain_step_loop(
@@ -110,6 +112,54 @@ def test_streaming_iterable_equals_resident():
     listed, _ = fit(state, list(batches(0)), loss_fn=CE, epochs=1, progress=False)
     once, _ = fit(state, batches, loss_fn=CE, epochs=1, progress=False)
     assert_close(host(listed.params), host(once.params), rtol=2e-6, atol=2e-7)
+
+
+# A CNN small enough to compile in a second: 32 digits, two 3x3 convolutions of 2 and 4 channels.
+DIGITS_SMALL = data.load("digits").take(np.arange(32))
+
+
+@functools.cache
+def small_cnn_state():  # linen: its init runs faster than an NNX module's eager one
+    model = make_model("cnn", kind="linen", input_shape=(8, 8, 1), num_classes=10,
+                       features=(2, 4))  # fmt: skip
+    return TrainState.from_linen(model, optjax.adam(1e-2), rng=0, sample_input=DIGITS_SMALL.x)
+
+
+def test_models_with_convolutions_step_one_by_one_on_cpu(monkeypatch):
+    # XLA:CPU leaves a scanned convolution on its slow path, so by default fit runs a CNN
+    # one compiled step per batch; the result equals the plain loop and the scanned chunks.
+    state = small_cnn_state()
+    expected = plain_loop(state, DIGITS_SMALL, 2, 16, seed=3)
+    scanned, _ = fit(state, DIGITS_SMALL, loss_fn=CE, epochs=2, batch_size=16, seed=3,
+                     steps_per_execution=2, progress=False)  # fmt: skip
+
+    def no_scan(loss_fn):
+        raise AssertionError("fit built a scanned chunk for a CNN on the CPU")
+
+    monkeypatch.setattr(_fit, "_chunk_runner", no_scan)
+    stepped, history = fit(state, DIGITS_SMALL, loss_fn=CE, epochs=2, batch_size=16, seed=3,
+                           progress=False)  # fmt: skip
+    assert int(stepped.step) == int(scanned.step) == 4
+    assert_close(host(stepped.params), host(expected.params), rtol=2e-6, atol=2e-7)
+    assert_close(host(stepped.params), host(scanned.params), rtol=1e-5, atol=1e-6)
+    assert history["loss"][1] < history["loss"][0]
+
+
+def test_which_models_have_convolutions():
+    x = np.ones((2, 8, 8, 1), np.float32)
+    cnn = _fit._check_model_accepts(small_cnn_state(), x, "test")
+    mlp = _fit._check_model_accepts(iris_state(), np.ones((2, 4), np.float32), "test")
+    assert _fit._has_convolution(cnn) and not _fit._has_convolution(mlp)
+    # An NNX CNN, traced without building its weights; the convolutions sit in nested jaxprs.
+    abstract = nnx.eval_shape(lambda: make_model("cnn", input_shape=(8, 8, 1), num_classes=10))
+    graphdef, weights = nnx.split(abstract)
+    nested = jax.make_jaxpr(lambda w, x: jax.jit(lambda w: nnx.merge(graphdef, w)(x))(w))
+    assert _fit._has_convolution(nested(weights, x))
+    cpu_x = jnp.ones((2, 8, 8, 1))
+    assert _fit._steps_one_by_one(None, cnn, cpu_x)
+    assert not _fit._steps_one_by_one(None, mlp, cpu_x)
+    assert _fit._steps_one_by_one(1, mlp, cpu_x)  # asked for explicitly
+    assert not _fit._steps_one_by_one(8, cnn, cpu_x)  # a chunk size keeps the scan
 
 
 def test_linear_regression_reaches_the_least_squares_solution():
@@ -161,6 +211,13 @@ def test_divergence_names_the_step_and_keeps_the_last_good_state():
     assert int(error.state.step) == error.step  # the bad step's update is not applied
     assert all(np.isfinite(leaf).all() for leaf in jax.tree.leaves(host(error.state.params)))
     assert error.step >= 1 and len(error.history) == 0
+    # Single steps, or short chunks dispatched after the bad one, stop at the same step and state.
+    for steps_per_execution in (1, 2):
+        with pytest.raises(TrainingDiverged) as other:
+            fit(state, IRIS_TRAIN, loss_fn=CE, epochs=3, batch_size=16,
+                steps_per_execution=steps_per_execution, progress=False)  # fmt: skip
+        assert other.value.step == error.step
+        assert_close(host(other.value.state.params), host(error.state.params), rtol=2e-6, atol=2e-7)
 
 
 # ----------------------------------------------------------------------------

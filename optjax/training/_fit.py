@@ -10,6 +10,17 @@ compiles the chunk once. A final short batch, when ``batch_size`` does not
 divide the dataset, runs as one extra compiled step. A streaming iterable of
 batches runs one compiled step per batch instead.
 
+One exception, chosen automatically: a model with convolutions on the CPU runs
+one compiled step per batch (still gathering its batch from the resident
+arrays on the device), because XLA:CPU
+rewrites convolutions into the layout its fast kernels need only in the
+entry computation of a program (``ConvCanonicalization`` visits nothing
+else). Inside a ``scan`` (a while loop) the backward convolutions that
+autodiff produces keep their transposed dimension numbers and fall back to
+XLA's generic loop-nest convolution: the tutorial CNN on digits trains 3-5x
+slower per epoch that way than one step per call. ``steps_per_execution=1``
+asks for the per-step path explicitly; any other value keeps the scan.
+
 With a device ``mesh``, every step is one data-parallel step over the mesh
 (the batch split along its axis, the state replicated or the optimizer state
 partitioned), and the run may span several processes (``jax.distributed``):
@@ -17,9 +28,13 @@ every process holds the whole resident dataset, draws the same shuffle from
 ``(seed, epoch)``, and contributes its share ``[p B/P, (p+1) B/P)`` of every
 global batch of ``B`` (:func:`~optjax.training.process_batch_slice`).
 
-Every step checks its loss: a non-finite loss skips the update and the rest of
-the chunk, and :class:`TrainingDiverged` names the step. The state it carries
-is the last good one, and no checkpoint is written after the divergence.
+The host reads the losses once per epoch (and before each mid-epoch
+checkpoint): chunks and single steps are dispatched back to back, without
+waiting for the previous one. Every step checks its loss: a non-finite loss
+skips that update and every later one (a flag on the device carries it from
+chunk to chunk), and :class:`TrainingDiverged` names the step. The state it
+carries is the last good one, and no checkpoint is written after the
+divergence.
 """
 
 from __future__ import annotations
@@ -90,11 +105,87 @@ def _guarded_step(loss_fn: LossFn) -> Callable[..., Any]:
     return guarded
 
 
+def _checked_step(loss_fn: LossFn) -> Callable[..., Any]:
+    """One train step whose update is kept only while ``ok`` holds and the loss is finite.
+
+    Unlike :func:`_guarded_step`, the step itself is always computed, outside
+    any ``lax.cond``: only the choice of the returned state is conditional. So
+    compiled alone, the step's operations stay in the program's entry
+    computation (see the module notes on convolutions).
+    """
+    step = train_step_fn(loss_fn)
+
+    def checked(state, batch, ok):
+        new_state, logs = step(state, batch)
+        loss = logs["loss"].astype(jnp.float32)
+        keep = ok & jnp.isfinite(loss)
+        state = jax.lax.cond(keep, lambda: new_state, lambda: state)
+        return state, loss, keep
+
+    return checked
+
+
+@functools.lru_cache(maxsize=32)
+def _indexed_step_runner(loss_fn: LossFn) -> Callable[..., Any]:
+    """``(state, ok, x_all, y_all, index_B) -> (state, ok, loss)``: one step on resident data."""
+    checked = _checked_step(loss_fn)
+
+    def run_step(state, ok, x_all, y_all, index_B):
+        batch = {"x": x_all[index_B], "y": y_all[index_B]}
+        state, loss, ok = checked(state, batch, ok)
+        return state, ok, loss
+
+    return jax.jit(run_step, donate_argnums=(0,))
+
+
+def _run_indexed_steps(
+    loss_fn: LossFn, state: TrainState, ok: Any, x_all: Any, y_all: Any, index_KxB: np.ndarray
+) -> tuple[TrainState, Any, list[jax.Array]]:
+    """Dispatches one compiled step per row of ``index_KxB``, without waiting for any.
+
+    Returns the state, the ``ok`` flag and the steps' losses, all still on
+    the device. Once a loss is not finite ``ok`` turns false and the later
+    steps keep the last good state, as inside a scanned chunk.
+    """
+    runner = _indexed_step_runner(loss_fn)
+    losses = []
+    for index_B in index_KxB:
+        state, ok, loss = runner(state, ok, x_all, y_all, index_B)
+        losses.append(loss)
+    return state, ok, losses
+
+
+def _has_convolution(jaxpr: Any) -> bool:
+    """Whether a (closed) jaxpr, or any jaxpr nested in it, has a ``conv_general_dilated``."""
+    jaxpr = getattr(jaxpr, "jaxpr", jaxpr)
+    for eqn in jaxpr.eqns:
+        if eqn.primitive.name == "conv_general_dilated":
+            return True
+        for value in eqn.params.values():
+            for item in value if isinstance(value, (tuple, list)) else (value,):
+                inner = getattr(item, "jaxpr", item)
+                if hasattr(inner, "eqns") and _has_convolution(inner):
+                    return True
+    return False
+
+
+def _steps_one_by_one(steps_per_execution: int | None, model_jaxpr: Any, x: jax.Array) -> bool:
+    """Whether resident data runs one compiled step per batch instead of scanned chunks.
+
+    Explicitly with ``steps_per_execution=1``; by default (``None``) for a
+    model with convolutions on the CPU (see the module notes).
+    """
+    if steps_per_execution is not None:
+        return steps_per_execution == 1
+    on_cpu = all(device.platform == "cpu" for device in x.devices())
+    return on_cpu and _has_convolution(model_jaxpr)
+
+
 @functools.lru_cache(maxsize=32)
 def _chunk_runner(loss_fn: LossFn) -> Callable[..., Any]:
     guarded = _guarded_step(loss_fn)
 
-    def run_chunk(state, x_all, y_all, index_KxB, active_K):
+    def run_chunk(state, ok, x_all, y_all, index_KxB, active_K):
         def body(carry, inputs):
             state, ok = carry
             index_B, active = inputs
@@ -102,8 +193,8 @@ def _chunk_runner(loss_fn: LossFn) -> Callable[..., Any]:
             state, loss, finite = guarded(state, batch, active & ok)
             return (state, ok & finite), loss
 
-        (state, _), losses_K = jax.lax.scan(body, (state, jnp.bool_(True)), (index_KxB, active_K))
-        return state, losses_K
+        (state, ok), losses_K = jax.lax.scan(body, (state, ok), (index_KxB, active_K))
+        return state, ok, losses_K
 
     return jax.jit(run_chunk, donate_argnums=(0,))
 
@@ -204,11 +295,16 @@ def _check_positive_int(name: str, value: Any, *, allow_none: bool = False) -> N
         raise ValueError(f"fit: {name} must be a positive int, got {value!r}.")
 
 
-def _check_model_accepts(state: TrainState, x: Any, where: str) -> None:
-    """Traces (does not compile) the model on one example to catch shape errors early."""
+def _check_model_accepts(state: TrainState, x: Any, where: str) -> Any:
+    """Traces (does not compile) the model on one example to catch shape errors early.
+
+    Returns the model's jaxpr (its operations, for :func:`_steps_one_by_one`).
+    """
     sample = jax.ShapeDtypeStruct((1,) + tuple(np.shape(x)[1:]), jnp.asarray(x[:1]).dtype)
     try:
-        jax.eval_shape(lambda s, x: s.apply_model(s.params, x, train=False)[0], state, sample)
+        return jax.make_jaxpr(lambda s, x: s.apply_model(s.params, x, train=False)[0])(
+            state, sample
+        )
     except Exception as error:  # flax raises several types; rewrap with the shape
         raise ValueError(
             f"{where}: the model cannot take inputs of shape {tuple(np.shape(x)[1:])} "
@@ -308,8 +404,11 @@ def fit(
       seed: seed of the per-epoch shuffles.
       shuffle: shuffle every epoch (resident data).
       drop_last: drop the final short batch of each epoch.
-      steps_per_execution: steps per compiled chunk (Keras's name); ``None``
-        runs a whole epoch per chunk.
+      steps_per_execution: steps per compiled chunk (Keras's name). ``None``
+        runs a whole epoch per chunk, except for a model with convolutions on
+        the CPU, which runs one compiled step per batch (faster there: see the
+        module notes). ``1`` always runs one compiled step per batch; the
+        host still waits for the losses only once per epoch.
       checkpointer: a :class:`Checkpointer`; the best ``val_loss`` (``loss``
         without validation data) is also kept.
       checkpoint_every: save every this many steps; ``None`` saves after every
@@ -384,9 +483,12 @@ def fit(
                 f"fit: batch_size {batch_size} is larger than the {len(x)} training examples "
                 f"and drop_last=True leaves no batch."
             )
-        _check_model_accepts(state, x, "fit")
+        model_jaxpr = _check_model_accepts(state, x, "fit")
         data = _Resident(x, y, batch_size, seed=seed, shuffle=shuffle, drop_last=drop_last,
                          host=mesh_steps is not None)  # fmt: skip
+        one_by_one = mesh_steps is None and _steps_one_by_one(
+            steps_per_execution, model_jaxpr, data.x
+        )
         steps_per_epoch: int | None = data.steps_per_epoch
         if mesh_steps is not None:
             if data.full:
@@ -499,10 +601,18 @@ def fit(
             loss_sum, examples = 0.0, 0
         if data is not None:
             order = data.order(epoch)
-            chunk = steps_per_execution or max(data.full, 1)
+            # One-by-one steps are dispatched in groups as long as the epoch.
+            chunk = max(data.full, 1) if one_by_one else (steps_per_execution or max(data.full, 1))
             j = position
+            # Dispatched steps whose losses are not read yet: (losses, steps). They are read at
+            # the end of the epoch, before a checkpoint and after every mesh step, so the host
+            # does not wait between the chunks (or single steps) of an epoch. `ok` turns false
+            # on the device at a non-finite loss, and every later step keeps the state.
+            pending: list[tuple[Any, int]] = []
+            ok: Any = np.bool_(True)
+            t0 = time.perf_counter()
             while j < data.steps_per_epoch:
-                t0 = time.perf_counter()
+                dispatched = steps_done + sum(count for _, count in pending)
                 if mesh_steps is not None:  # one data-parallel step; this process's share
                     size = data.batch_size_at(j)
                     share = order[j * batch_size : j * batch_size + size]
@@ -513,38 +623,54 @@ def fit(
                 elif j < data.full:
                     end = min(j + chunk, data.full)
                     if checkpoint_every is not None:
-                        next_save = (steps_done // checkpoint_every + 1) * checkpoint_every
-                        end = min(end, j + next_save - steps_done)
+                        next_save = (dispatched // checkpoint_every + 1) * checkpoint_every
+                        end = min(end, j + next_save - dispatched)
                     count = end - j
-                    index = np.zeros((chunk, batch_size), np.int32)
-                    index[:count] = order[j * batch_size : end * batch_size].reshape(
-                        count, batch_size
-                    )
-                    active = np.arange(chunk) < count
-                    run.state, losses = _chunk_runner(loss_fn)(
-                        run.state, data.x, data.y, index, active
-                    )
-                    losses = np.asarray(losses)[:count]
+                    steps = order[j * batch_size : end * batch_size].reshape(count, batch_size)
+                    steps = steps.astype(np.int32)
+                    if one_by_one:
+                        run.state, ok, losses = _run_indexed_steps(
+                            loss_fn, run.state, ok, data.x, data.y, steps
+                        )
+                    else:
+                        index = np.zeros((chunk, batch_size), np.int32)
+                        index[:count] = steps
+                        active = np.arange(chunk) < count
+                        run.state, ok, losses = _chunk_runner(loss_fn)(
+                            run.state, ok, data.x, data.y, index, active
+                        )
                 else:  # the short last batch
-                    index = order[data.full * batch_size :]
-                    batch = {"x": data.x[index], "y": data.y[index]}
-                    run.state, loss = _step_runner(loss_fn)(run.state, batch)
-                    losses, count = np.asarray(loss)[None], 1
-                train_seconds += time.perf_counter() - t0
-                bad = np.flatnonzero(~np.isfinite(losses))
-                if bad.size:
-                    raise diverged(steps_done + int(bad[0]), epoch + 1, float(losses[bad[0]]))
-                for k in range(count):
-                    size = data.batch_size_at(j + k)
-                    loss_sum += float(losses[k]) * size
-                    examples += size
-                steps_done += count
-                train_steps += count
+                    index = order[data.full * batch_size :].astype(np.int32)
+                    run.state, ok, losses = _run_indexed_steps(
+                        loss_fn, run.state, ok, data.x, data.y, index[None]
+                    )
+                    count = 1
+                pending.append((losses, count))
                 j += count
-                bar.update(count)
+                save_due = (
+                    checkpoint_every is not None and (dispatched + count) % checkpoint_every == 0
+                )
+                if mesh_steps is None and j < data.steps_per_epoch and not save_due:
+                    continue
+                for losses, count in pending:
+                    losses = np.asarray(jax.device_get(losses), np.float32).reshape(-1)[:count]
+                    bad = np.flatnonzero(~np.isfinite(losses))
+                    if bad.size:
+                        raise diverged(steps_done + int(bad[0]), epoch + 1, float(losses[bad[0]]))
+                    in_epoch = steps_done - epoch_first_step  # the group's first step
+                    for k in range(count):
+                        size = data.batch_size_at(in_epoch + k)
+                        loss_sum += float(losses[k]) * size
+                        examples += size
+                    steps_done += count
+                    train_steps += count
+                    bar.update(count)
+                pending.clear()
+                train_seconds += time.perf_counter() - t0
                 bar.set_postfix(epoch=epoch + 1, loss=f"{loss_sum / max(examples, 1):.4g}")
                 if j < data.steps_per_epoch:
                     save_if_due(steps_done, at_epoch_end=False)
+                t0 = time.perf_counter()
         else:
             batches = train_data(epoch) if callable(train_data) else train_data
             for j, batch in enumerate(batches):
