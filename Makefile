@@ -24,19 +24,19 @@ demo-regression: $(STAMP)
 	$(BIN)/python -m optjax.demo
 
 test: $(STAMP)
-	$(BIN)/ruff check optjax tests benchmarks tools
+	$(BIN)/ruff check optjax tests benchmarks tools notebooks
 	$(BIN)/python -m pytest -n $(JOBS) -q
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -n $(JOBS) -q -m "not slow" -x
 
 lint: $(STAMP)
-	$(BIN)/ruff check optjax tests benchmarks tools
-	$(BIN)/ruff format --check optjax tests benchmarks tools
+	$(BIN)/ruff check optjax tests benchmarks tools notebooks
+	$(BIN)/ruff format --check optjax tests benchmarks tools notebooks
 
 format: $(STAMP)
-	$(BIN)/ruff format optjax tests benchmarks tools
-	$(BIN)/ruff check --fix optjax tests benchmarks tools
+	$(BIN)/ruff format optjax tests benchmarks tools notebooks
+	$(BIN)/ruff check --fix optjax tests benchmarks tools notebooks
 
 # Drop outputs and execution counts from notebooks/ before committing them.
 notebooks-strip: $(STAMP)

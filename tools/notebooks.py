@@ -28,9 +28,9 @@ import importlib.util
 import subprocess
 import sys
 
+PACKAGES = ["optjax[train] @ git+https://github.com/{REPOSITORY}", "optax"]
 if importlib.util.find_spec("optjax") is None:
-    subprocess.check_call([sys.executable, "-m", "pip", "install", "-q",
-                           "optjax[train] @ git+https://github.com/{REPOSITORY}", "optax"])"""
+    subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", *PACKAGES])"""
 
 
 def badge(name: str) -> str:
