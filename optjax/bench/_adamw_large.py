@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from collections.abc import Callable
 from typing import Any
 
 import jax
@@ -40,17 +41,25 @@ def default_params() -> int:
     return CPU_DEFAULT_PARAMS if jax.default_backend() == "cpu" else ACCELERATOR_DEFAULT_PARAMS
 
 
-def _median_ms(step, state, repeats: int) -> float:
-    state = step(state)  # warm-up (and compile)
-    jax.block_until_ready(state)
+def _median_ms(step: Callable[[], None], repeats: int) -> float:
+    """Median wall time of ``step()`` (which waits for its own result), after one warm-up."""
+    step()  # warm-up (and compile)
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
-        state = step(state)
-        jax.block_until_ready(state)
+        step()
         times.append(time.perf_counter() - start)
-    del state
     return 1e3 * statistics.median(times)
+
+
+def _jax_median_ms(fn: Callable[[Any], Any], carry: Any, repeats: int) -> float:
+    """Median time of ``carry = fn(carry)``, the carry donated call after call."""
+    cell = [carry]
+
+    def step():
+        cell[0] = jax.block_until_ready(fn(cell[0]))
+
+    return _median_ms(step, repeats)
 
 
 def _jax_adamw_ms(tx: Any, n: int, repeats: int) -> float:
@@ -63,12 +72,12 @@ def _jax_adamw_ms(tx: Any, n: int, repeats: int) -> float:
         return p + updates, s
 
     compiled = jax.jit(_apply, donate_argnums=(0, 1)).lower(params, opt_state, grads).compile()
-    return _median_ms(lambda ps: compiled(*ps, grads), (params, opt_state), repeats)
+    return _jax_median_ms(lambda ps: compiled(*ps, grads), (params, opt_state), repeats)
 
 
 def _roofline_ms(n: int, repeats: int) -> float:
     fn, x, out = roofline_kernel(16 * n, 12 * n)
-    return _median_ms(lambda o: fn(x, o), out, repeats)
+    return _jax_median_ms(lambda o: fn(x, o), out, repeats)
 
 
 def _torch_fused_adamw_ms(n: int, repeats: int) -> tuple[float | None, str]:
@@ -87,18 +96,12 @@ def _torch_fused_adamw_ms(n: int, repeats: int) -> tuple[float | None, str]:
     except (RuntimeError, ValueError) as error:  # an old torch without fused on this device
         return None, f"torch {torch.__version__}: {error}"
     sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
-    opt.step()
-    sync()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
+
+    def step():
         opt.step()
         sync()
-        times.append(time.perf_counter() - start)
-    del opt, param
-    if device == "cuda":
-        torch.cuda.empty_cache()
-    return 1e3 * statistics.median(times), f"torch {torch.__version__} fused AdamW on {device}"
+
+    return _median_ms(step, repeats), f"torch {torch.__version__} fused AdamW on {device}"
 
 
 def measure(n: int, repeats: int = 20, *, with_torch: bool = True) -> dict[str, Any]:

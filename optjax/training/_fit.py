@@ -54,7 +54,7 @@ from optjax.training._callbacks import Callback, History, Run, progress_enabled
 from optjax.training._evaluate import _arrays, evaluate
 from optjax.training._parallel import _axis, _check_divisible, state_shardings
 from optjax.training._state import TrainState
-from optjax.training._steps import LossFn, MetricsFn, train_step_fn
+from optjax.training._steps import LossFn, MetricsFn, checked_train_step_fn, train_step_fn
 
 
 class TrainingDiverged(RuntimeError):
@@ -105,30 +105,10 @@ def _guarded_step(loss_fn: LossFn) -> Callable[..., Any]:
     return guarded
 
 
-def _checked_step(loss_fn: LossFn) -> Callable[..., Any]:
-    """One train step whose update is kept only while ``ok`` holds and the loss is finite.
-
-    Unlike :func:`_guarded_step`, the step itself is always computed, outside
-    any ``lax.cond``: only the choice of the returned state is conditional. So
-    compiled alone, the step's operations stay in the program's entry
-    computation (see the module notes on convolutions).
-    """
-    step = train_step_fn(loss_fn)
-
-    def checked(state, batch, ok):
-        new_state, logs = step(state, batch)
-        loss = logs["loss"].astype(jnp.float32)
-        keep = ok & jnp.isfinite(loss)
-        state = jax.lax.cond(keep, lambda: new_state, lambda: state)
-        return state, loss, keep
-
-    return checked
-
-
 @functools.lru_cache(maxsize=32)
 def _indexed_step_runner(loss_fn: LossFn) -> Callable[..., Any]:
     """``(state, ok, x_all, y_all, index_B) -> (state, ok, loss)``: one step on resident data."""
-    checked = _checked_step(loss_fn)
+    checked = checked_train_step_fn(loss_fn)
 
     def run_step(state, ok, x_all, y_all, index_B):
         batch = {"x": x_all[index_B], "y": y_all[index_B]}

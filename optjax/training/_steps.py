@@ -109,6 +109,27 @@ def train_step_fn(
     return train_step
 
 
+def checked_train_step_fn(loss_fn: LossFn) -> Callable[..., Any]:
+    """:func:`train_step_fn` that keeps its update only while ``ok`` holds and the loss is finite.
+
+    ``(state, batch, ok) -> (state, loss, kept)``. The step itself is always
+    computed, outside any ``lax.cond``; only the choice of the returned state is
+    conditional, so a step compiled alone keeps its operations in the program's
+    entry computation (see ``optjax/training/_fit.py`` on convolutions). Both
+    ``fit`` and ``sweep`` (vmapped over members) run it.
+    """
+    step = train_step_fn(loss_fn)
+
+    def checked(state, batch, ok):
+        new_state, logs = step(state, batch)
+        loss = logs["loss"].astype(jnp.float32)
+        keep = ok & jnp.isfinite(loss)
+        state = jax.lax.cond(keep, lambda: new_state, lambda: state)
+        return state, loss, keep
+
+    return checked
+
+
 def make_eval_step(
     loss_fn: LossFn | None = None, metrics_fn: MetricsFn | None = None
 ) -> Callable[[TrainState, Mapping[str, Any]], dict[str, jax.Array]]:

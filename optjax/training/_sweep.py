@@ -27,7 +27,7 @@ from optjax import _inject
 from optjax.training._callbacks import History, progress_enabled
 from optjax.training._evaluate import _arrays, evaluate
 from optjax.training._state import TrainState
-from optjax.training._steps import LossFn, MetricsFn, train_step_fn
+from optjax.training._steps import LossFn, MetricsFn, checked_train_step_fn
 
 _SEED = "seed"
 
@@ -117,23 +117,9 @@ def _stack(states: Sequence[TrainState]) -> TrainState:
     return jax.tree.unflatten(jax.tree.structure(first), stacked)
 
 
-def _guarded(loss_fn: LossFn) -> Callable[..., Any]:
-    """One member's step: keeps its state when the loss is not finite or it stopped earlier."""
-    step = train_step_fn(loss_fn)
-
-    def guarded(state, batch, ok):
-        new_state, logs = step(state, batch)
-        loss = logs["loss"].astype(jnp.float32)
-        take = ok & jnp.isfinite(loss)
-        state = jax.lax.cond(take, lambda: new_state, lambda: state)
-        return state, loss, take
-
-    return guarded
-
-
 @functools.lru_cache(maxsize=32)
 def _chunk_runner(loss_fn: LossFn) -> Callable[..., Any]:
-    member_step = jax.vmap(_guarded(loss_fn), in_axes=(0, None, 0))
+    member_step = jax.vmap(checked_train_step_fn(loss_fn), in_axes=(0, None, 0))
 
     def run_chunk(states, ok_K, x_all, y_all, index_SxB, active_S):
         def body(carry, inputs):
@@ -153,7 +139,7 @@ def _chunk_runner(loss_fn: LossFn) -> Callable[..., Any]:
 
 @functools.lru_cache(maxsize=32)
 def _step_runner(loss_fn: LossFn) -> Callable[..., Any]:
-    member_step = jax.vmap(_guarded(loss_fn), in_axes=(0, None, 0))
+    member_step = jax.vmap(checked_train_step_fn(loss_fn), in_axes=(0, None, 0))
 
     def run_step(states, ok_K, batch):
         states, losses_K, took_K = member_step(states, batch, ok_K)
