@@ -7,7 +7,13 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from optjax import _tree
+from optjax.tree import _math as _tree
+
+__all__ = [
+    "apply_updates",
+    "incremental_update",
+    "periodic_update",
+]
 
 
 def apply_updates(params: Any, updates: Any) -> Any:

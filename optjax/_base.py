@@ -20,7 +20,7 @@ from typing import Any, NamedTuple, Protocol
 
 import jax
 
-from optjax import _tree
+from optjax.tree import _math as _tree
 
 ArrayTree = Any
 Params = Any
@@ -34,6 +34,24 @@ NO_PARAMS_MSG = (
     "{name} needs the current parameters: call "
     "`update(updates, state, params)` with params, not `update(updates, state)`."
 )
+
+__all__ = [
+    "ArrayTree",
+    "EmptyState",
+    "GradientTransformation",
+    "GradientTransformationExtraArgs",
+    "MaskOrFn",
+    "OptState",
+    "Params",
+    "ScalarOrSchedule",
+    "Schedule",
+    "TransformInitFn",
+    "TransformUpdateFn",
+    "Updates",
+    "stateless",
+    "stateless_with_tree_map",
+    "with_extra_args_support",
+]
 
 
 class TransformInitFn(Protocol):

@@ -118,7 +118,13 @@ NAMESPACED = [
     (module, name)
     for module in (optjax.losses, optjax.metrics, optjax.data, optjax.schedules, optjax.training)
     for name in module.__all__
-    if inspect.isfunction(getattr(module, name)) or inspect.isclass(getattr(module, name))
+    if inspect.isfunction(getattr(module, name))
+    # State NamedTuples and protocols document their fields, not usage.
+    or (
+        inspect.isclass(getattr(module, name))
+        and not issubclass(getattr(module, name), tuple)
+        and not getattr(getattr(module, name), "_is_protocol", False)
+    )
 ]
 
 

@@ -11,15 +11,15 @@ from typing import Any
 import jax
 
 from optjax._base import GradientTransformationExtraArgs, MaskOrFn, ScalarOrSchedule
-from optjax._combine import chain
-from optjax._transforms._adam_family import (
+from optjax.transforms._adam_family import (
     scale_by_adam,
     scale_by_adamax,
     scale_by_amsgrad,
     scale_by_radam,
 )
-from optjax._transforms._basic import scale_by_learning_rate
-from optjax._transforms._regularization import add_decayed_weights
+from optjax.transforms._basic import scale_by_learning_rate
+from optjax.transforms._combinators._chain import chain
+from optjax.transforms._regularization import add_decayed_weights
 
 
 def adam(

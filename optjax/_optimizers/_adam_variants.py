@@ -7,11 +7,11 @@ from typing import Any
 import jax
 
 from optjax._base import GradientTransformationExtraArgs, MaskOrFn, ScalarOrSchedule
-from optjax._combine import chain
-from optjax._transforms._adam_family import scale_by_adam, scale_by_belief, scale_by_yogi
-from optjax._transforms._adam_variants import scale_by_adan, scale_by_optimistic_gradient
-from optjax._transforms._basic import scale_by_learning_rate
-from optjax._transforms._regularization import add_decayed_weights
+from optjax.transforms._adam_family import scale_by_adam, scale_by_belief, scale_by_yogi
+from optjax.transforms._adam_variants import scale_by_adan, scale_by_optimistic_gradient
+from optjax.transforms._basic import scale_by_learning_rate
+from optjax.transforms._combinators._chain import chain
+from optjax.transforms._regularization import add_decayed_weights
 
 
 def adabelief(

@@ -11,20 +11,20 @@ import jax.numpy as jnp
 
 from optjax import _checks
 from optjax._base import GradientTransformationExtraArgs, MaskOrFn, ScalarOrSchedule
-from optjax._combine import chain
-from optjax._transforms._basic import ema, identity, scale, scale_by_learning_rate, trace
-from optjax._transforms._clipping import clip_by_block_rms
-from optjax._transforms._factored import scale_by_factored_rms
-from optjax._transforms._layerwise import scale_by_param_block_rms
-from optjax._transforms._regularization import add_decayed_weights
-from optjax._transforms._rms_family import (
+from optjax.transforms._basic import ema, identity, scale, scale_by_learning_rate, trace
+from optjax.transforms._clipping import clip_by_block_rms
+from optjax.transforms._combinators._chain import chain
+from optjax.transforms._factored import scale_by_factored_rms
+from optjax.transforms._layerwise import scale_by_param_block_rms
+from optjax.transforms._regularization import add_decayed_weights
+from optjax.transforms._rms_family import (
     scale_by_adadelta,
     scale_by_rms,
     scale_by_rss,
     scale_by_sm3,
     scale_by_stddev,
 )
-from optjax._transforms._sign import scale_by_lion, scale_by_rprop
+from optjax.transforms._sign import scale_by_lion, scale_by_rprop
 
 
 def rmsprop(

@@ -10,13 +10,13 @@ import jax
 
 from optjax import _checks
 from optjax._base import GradientTransformationExtraArgs, MaskOrFn, ScalarOrSchedule
-from optjax._combine import chain
-from optjax._masking import masked
-from optjax._transforms._adam_family import scale_by_adam
-from optjax._transforms._adam_variants import scale_by_novograd
-from optjax._transforms._basic import scale_by_learning_rate, trace
-from optjax._transforms._layerwise import scale_by_trust_ratio
-from optjax._transforms._regularization import add_decayed_weights, decayed_weights_unchecked
+from optjax.transforms._adam_family import scale_by_adam
+from optjax.transforms._adam_variants import scale_by_novograd
+from optjax.transforms._basic import scale_by_learning_rate, trace
+from optjax.transforms._combinators._chain import chain
+from optjax.transforms._combinators._masking import masked
+from optjax.transforms._layerwise import scale_by_trust_ratio
+from optjax.transforms._regularization import add_decayed_weights, decayed_weights_unchecked
 
 
 def lamb(

@@ -5,9 +5,9 @@ from __future__ import annotations
 import jax
 
 from optjax._base import GradientTransformationExtraArgs, ScalarOrSchedule
-from optjax._combine import chain
-from optjax._transforms._basic import scale_by_learning_rate
-from optjax._transforms._noise import add_noise, resolve_key
+from optjax.transforms._basic import scale_by_learning_rate
+from optjax.transforms._combinators._chain import chain
+from optjax.transforms._noise import add_noise, resolve_key
 
 
 def noisy_sgd(

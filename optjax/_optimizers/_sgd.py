@@ -8,10 +8,10 @@ import jax
 
 from optjax import _checks
 from optjax._base import GradientTransformationExtraArgs, ScalarOrSchedule
-from optjax._combine import chain
-from optjax._transforms._basic import ema, identity, scale_by_learning_rate, trace
-from optjax._transforms._sign import scale_by_sign
-from optjax._transforms._step_size import scale_by_polyak
+from optjax.transforms._basic import ema, identity, scale_by_learning_rate, trace
+from optjax.transforms._combinators._chain import chain
+from optjax.transforms._sign import scale_by_sign
+from optjax.transforms._step_size import scale_by_polyak
 
 
 def sgd(

@@ -18,7 +18,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from optjax import _inject
+from optjax.schedules import _inject as _inject
 from optjax.training._state import TrainState
 
 

@@ -15,8 +15,8 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from optjax import _metrics
-from optjax._modern._schedule_free import ScheduleFreeState, schedule_free_eval_params
+from optjax.contrib._schedule_free import ScheduleFreeState, schedule_free_eval_params
+from optjax.metrics import _scores as _metrics
 from optjax.training._state import TrainState
 
 MetricsFn = Callable[[Any, Mapping[str, Any]], Mapping[str, jax.Array]]

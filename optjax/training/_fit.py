@@ -49,7 +49,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from optjax import _data, _inject
+from optjax.data import _datasets as _data
+from optjax.schedules import _inject as _inject
 from optjax.training._callbacks import Callback, History, Run, progress_enabled
 from optjax.training._evaluate import _arrays, evaluate
 from optjax.training._parallel import _axis, _check_divisible, state_shardings

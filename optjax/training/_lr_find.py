@@ -12,7 +12,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from optjax import _inject
+from optjax.schedules import _inject as _inject
 from optjax.training._evaluate import _arrays
 from optjax.training._state import TrainState
 from optjax.training._steps import LossFn, train_step_fn

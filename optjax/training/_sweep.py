@@ -23,7 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from optjax import _inject
+from optjax.schedules import _inject as _inject
 from optjax.training._callbacks import History, progress_enabled
 from optjax.training._evaluate import _arrays, evaluate
 from optjax.training._state import TrainState

@@ -65,39 +65,22 @@ def settings(name: str, variants: dict[str, Callable[[Any], Any]], **options: An
 
 
 def _collect() -> list[Case]:
-    from registry import (
-        adam_family,
-        classic,
-        combinators,
-        core,
-        helpers,
-        hyperparams,
-        modern_a,
-        modern_b,
-        modern_c,
-        modern_d,
-        modern_e,
-        robustness,
-        schedules,
-    )
+    """Every ``CASES`` list in the registry's modules, in a stable (sorted) order.
+
+    The registry mirrors the package: ``registry/transforms/``,
+    ``registry/contrib/``... A new module is picked up without being listed here.
+    """
+    import importlib
+    import pkgutil
+
+    import registry
 
     cases: list[Case] = []
-    for module in (
-        core,
-        adam_family,
-        classic,
-        helpers,
-        schedules,
-        combinators,
-        robustness,
-        hyperparams,
-        modern_a,
-        modern_b,
-        modern_c,
-        modern_d,
-        modern_e,
+    for info in sorted(
+        pkgutil.walk_packages(registry.__path__, prefix="registry."), key=lambda i: i.name
     ):
-        cases.extend(module.CASES)
+        module = importlib.import_module(info.name)
+        cases.extend(getattr(module, "CASES", []))
     names = [c.name for c in cases]
     duplicates = {n for n in names if names.count(n) > 1}
     assert not duplicates, f"duplicate registry names: {sorted(duplicates)}"

@@ -1,0 +1,1 @@
+"""Combinators: transforms built from other transforms."""

@@ -1,0 +1,1 @@
+"""Wrappers: transforms that change when or how an inner transform applies."""

@@ -1,0 +1,1 @@
+"""Registry entries for the optimizer aliases (``optjax._optimizers``)."""
