@@ -28,31 +28,47 @@ Each layer's ``__init__`` lists its public names once in ``__all__``; this
 module re-exports them.
 """
 
-from optjax import _apply, _base, _optimizers
+from optjax import _apply, _base, _numerics, _optimizers
+from optjax import assignment as assignment
 from optjax import contrib as contrib
 from optjax import data as data
+from optjax import experimental as experimental
 from optjax import losses as losses
 from optjax import metrics as metrics
+from optjax import microbatching as microbatching
+from optjax import perturbations as perturbations
+from optjax import projections as projections
 from optjax import schedules as schedules
+from optjax import second_order as second_order
 from optjax import transforms as transforms
 from optjax import tree as tree
+from optjax import tree_utils as tree_utils
 from optjax._apply import *  # noqa: F403
 from optjax._base import *  # noqa: F403
+from optjax._numerics import *  # noqa: F403
 from optjax._optimizers import *  # noqa: F403
 from optjax.contrib import *  # noqa: F403
+from optjax.losses import *  # noqa: F403
 from optjax.schedules import *  # noqa: F403
 from optjax.transforms import *  # noqa: F403
 
 __version__ = "0.1.0"
 
 _SUBPACKAGES = [
+    "assignment",
     "contrib",
     "data",
+    "experimental",
     "losses",
     "metrics",
+    "microbatching",
+    "perturbations",
+    "projections",
     "schedules",
+    "second_order",
     "transforms",
     "tree",
+    "tree_utils",
 ]
 
 __all__ = sorted(
@@ -60,6 +76,8 @@ __all__ = sorted(
         *_SUBPACKAGES,
         *_apply.__all__,
         *_base.__all__,
+        *_numerics.__all__,
+        *losses.__all__,
         *_optimizers.__all__,
         *contrib.__all__,
         *schedules.__all__,

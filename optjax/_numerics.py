@@ -1,0 +1,3 @@
+"""Numerically safe scalar and tree helpers exported at the top level, as Optax does."""
+
+__all__: list[str] = []
