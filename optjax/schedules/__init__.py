@@ -20,6 +20,7 @@ from optjax.schedules._inject import (
 )
 from optjax.schedules._inject import StatefulSchedule as StatefulSchedule
 from optjax.schedules._inject import WrappedSchedule as WrappedSchedule
+from optjax.schedules._inject import find_injected_states as find_injected_states
 from optjax.schedules._inject import get_hyperparams as get_hyperparams
 from optjax.schedules._inject import inject_hyperparams as inject_hyperparams
 from optjax.schedules._inject import inject_stateful_hyperparams as inject_stateful_hyperparams
@@ -47,6 +48,7 @@ __all__ = [
     "Schedule",
     "StatefulSchedule",
     "WrappedSchedule",
+    "find_injected_states",
     "get_hyperparams",
     "inject_hyperparams",
     "inject_stateful_hyperparams",

@@ -394,12 +394,37 @@ def _is_inject_state(node: Any) -> bool:
     return fields is not None and "hyperparams" in fields and "inner_state" in fields
 
 
-def _find_inject_states(state: Any) -> list[Any]:
+def find_injected_states(state: Any) -> list[Any]:
+    """Returns every injected-hyperparameter state inside an optimizer state.
+
+    Use it to ask whether an optimizer keeps its hyperparameters in its state
+    (an empty list means it does not), before :func:`get_hyperparams` or
+    :func:`set_hyperparams`. States are found wherever they sit (inside a
+    chain's tuple, a named chain's dict, a masked state...), outer ones before
+    the ones they wrap.
+
+    Args:
+      state: any optimizer state.
+
+    Returns:
+      A list of :class:`InjectStatefulHyperparamsState` (or the older
+      :class:`InjectHyperparamsState`), possibly empty.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import optjax
+      >>> params = {"w": jnp.zeros(3)}
+      >>> tx = optjax.chain(optjax.clip(1.0), optjax.inject_hyperparams(optjax.sgd)(0.1))
+      >>> [sorted(s.hyperparams) for s in optjax.schedules.find_injected_states(tx.init(params))]
+      [['learning_rate']]
+      >>> optjax.schedules.find_injected_states(optjax.sgd(0.1).init(params))
+      []
+    """
     found = []
     for node in jax.tree.leaves(state, is_leaf=_is_inject_state):
         if _is_inject_state(node):
             found.append(node)
-            found.extend(_find_inject_states(node.inner_state))
+            found.extend(find_injected_states(node.inner_state))
     return found
 
 
@@ -415,7 +440,7 @@ def _map_inject_states(state: Any, fn: Callable[[Any], Any]) -> Any:
 
 def _owners(state: Any, *, where: str) -> dict[str, int]:
     """Maps each hyperparameter name to the index of the injected state holding it."""
-    found = _find_inject_states(state)
+    found = find_injected_states(state)
     if not found:
         raise ValueError(
             f"{where}: no inject_hyperparams state found; build the optimizer with "
@@ -468,7 +493,7 @@ def get_hyperparams(state: Any) -> dict[str, jax.Array]:
       >>> print(f"{hp['learning_rate']:.4f}", hp["b2"].dtype)
       0.0010 float32
     """
-    found = _find_inject_states(state)
+    found = find_injected_states(state)
     _owners(state, where="get_hyperparams")
     values: dict[str, jax.Array] = {}
     for node in found:

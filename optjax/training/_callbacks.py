@@ -18,7 +18,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from optjax.schedules import _inject as _inject
+from optjax import schedules
 from optjax.training._state import TrainState
 
 
@@ -273,7 +273,7 @@ def _best_from_checkpoint(run: Run, monitor: str) -> tuple[Any, Any] | None:
 
 
 def _injected_learning_rate_owner(opt_state: Any, name: str) -> Any:
-    owners = [s for s in _inject._find_inject_states(opt_state) if name in s.hyperparams]
+    owners = [s for s in schedules.find_injected_states(opt_state) if name in s.hyperparams]
     if not owners:
         raise ValueError(
             f"ReduceLROnPlateau: the optimizer has no injected hyperparameter {name!r}. Build "
@@ -364,10 +364,10 @@ class ReduceLROnPlateau(Callback):
         if tracker.wait < self.patience:
             return
         opt_state = run.state.opt_state
-        current = float(_inject.get_hyperparams(opt_state)[self.hyperparam])
+        current = float(schedules.get_hyperparams(opt_state)[self.hyperparam])
         new = max(current * self.factor, self.min_lr)
         if new < current:
-            opt_state = _inject.set_hyperparams(opt_state, **{self.hyperparam: new})
+            opt_state = schedules.set_hyperparams(opt_state, **{self.hyperparam: new})
             run.state = run.state.replace(opt_state=opt_state)
         tracker.wait = 0
         self._cooldown_left = self.cooldown

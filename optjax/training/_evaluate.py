@@ -15,8 +15,8 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from optjax.contrib._schedule_free import ScheduleFreeState, schedule_free_eval_params
-from optjax.metrics import _scores as _metrics
+from optjax import metrics as _metrics
+from optjax.contrib import ScheduleFreeState, schedule_free_eval_params
 from optjax.training._state import TrainState
 
 MetricsFn = Callable[[Any, Mapping[str, Any]], Mapping[str, jax.Array]]

@@ -49,8 +49,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from optjax.data import _datasets as _data
-from optjax.schedules import _inject as _inject
+from optjax import data as _data
+from optjax import schedules
 from optjax.training._callbacks import Callback, History, Run, progress_enabled
 from optjax.training._evaluate import _arrays, evaluate
 from optjax.training._parallel import _axis, _check_divisible, state_shardings
@@ -294,10 +294,10 @@ def _check_model_accepts(state: TrainState, x: Any, where: str) -> Any:
 
 
 def _learning_rate(opt_state: Any) -> float | None:
-    if not _inject._find_inject_states(opt_state):
+    if not schedules.find_injected_states(opt_state):
         return None
     try:
-        value = _inject.get_hyperparams(opt_state).get("learning_rate")
+        value = schedules.get_hyperparams(opt_state).get("learning_rate")
     except ValueError:
         return None
     return None if value is None else float(value)

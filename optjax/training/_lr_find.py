@@ -12,7 +12,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from optjax.schedules import _inject as _inject
+from optjax import schedules
 from optjax.training._evaluate import _arrays
 from optjax.training._state import TrainState
 from optjax.training._steps import LossFn, train_step_fn
@@ -100,7 +100,7 @@ def _check_injected_lr(state: TrainState) -> None:
         "it with optjax.training.make_optimizer(name, lr) or "
         "optjax.inject_hyperparams(factory)(learning_rate=lr)"
     )
-    nodes = _inject._find_inject_states(state.opt_state)
+    nodes = schedules.find_injected_states(state.opt_state)
     owners = [node for node in nodes if "learning_rate" in node.hyperparams]
     if not owners:
         raise ValueError(message + ".")
@@ -119,7 +119,7 @@ def _runner(loss_fn: LossFn) -> Callable[..., Any]:
             state, avg, best, diverged, i = carry
             index_B, lr = inputs
             state_in = state.replace(
-                opt_state=_inject.set_hyperparams(state.opt_state, learning_rate=lr)
+                opt_state=schedules.set_hyperparams(state.opt_state, learning_rate=lr)
             )
             new_state, logs = step(state_in, {"x": x_all[index_B], "y": y_all[index_B]})
             loss = logs["loss"].astype(jnp.float32)
@@ -127,7 +127,7 @@ def _runner(loss_fn: LossFn) -> Callable[..., Any]:
             smooth = new_avg / (1 - beta ** (i + 1).astype(jnp.float32))
             new_best = jnp.where(i == 0, smooth, jnp.minimum(best, smooth))
             stop = ~jnp.isfinite(smooth) | (smooth > threshold * new_best)
-            used = _inject.get_hyperparams(new_state.opt_state)["learning_rate"]
+            used = schedules.get_hyperparams(new_state.opt_state)["learning_rate"]
             # After the step that stops the test, nothing changes any more.
             keep = ~diverged
             state = jax.lax.cond(keep & ~stop, lambda: new_state, lambda: state)

@@ -17,8 +17,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from optjax._apply import apply_updates
-from optjax._base import with_extra_args_support
+from optjax import apply_updates, with_extra_args_support
 
 # The rng stream that ``apply_model(..., train=True)`` feeds, in both APIs.
 _DROPOUT = "dropout"

@@ -23,7 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from optjax.schedules import _inject as _inject
+from optjax import schedules
 from optjax.training._callbacks import History, progress_enabled
 from optjax.training._evaluate import _arrays, evaluate
 from optjax.training._state import TrainState
@@ -149,9 +149,9 @@ def _step_runner(loss_fn: LossFn) -> Callable[..., Any]:
 
 
 def _accepted_names(state: TrainState) -> list[str]:
-    if not _inject._find_inject_states(state.opt_state):
+    if not schedules.find_injected_states(state.opt_state):
         return [_SEED]
-    return sorted(_inject.get_hyperparams(state.opt_state)) + [_SEED]
+    return sorted(schedules.get_hyperparams(state.opt_state)) + [_SEED]
 
 
 def sweep(
@@ -249,7 +249,7 @@ def sweep(
     values = {name: jnp.asarray(v) for name, v in grid.items() if name != _SEED}
     if values:
         try:
-            opt_state = jax.vmap(lambda s, v: _inject.set_hyperparams(s, **v))(
+            opt_state = jax.vmap(lambda s, v: schedules.set_hyperparams(s, **v))(
                 stacked.opt_state, values
             )
         except (KeyError, ValueError, TypeError) as error:
@@ -326,10 +326,10 @@ def sweep(
 
 def _learning_rates(stacked_opt_state: Any, k: int) -> np.ndarray | None:
     """Each member's injected learning rate (``None`` without one), from the stacked state."""
-    if not _inject._find_inject_states(stacked_opt_state):
+    if not schedules.find_injected_states(stacked_opt_state):
         return None
     try:
-        value = _inject.get_hyperparams(stacked_opt_state).get("learning_rate")
+        value = schedules.get_hyperparams(stacked_opt_state).get("learning_rate")
     except ValueError:
         return None
     if value is None:
