@@ -16,6 +16,40 @@ __all__ = [
 ]
 
 
+def _is_none(x: Any) -> bool:
+    return x is None
+
+
+def _map_skipping_none(f, first: Any, second: Any, *, names: tuple[str, str], where: str) -> Any:
+    """Maps ``f`` over two trees; a ``None`` in ``first`` gives ``None`` whatever ``second`` holds.
+
+    This is Optax's rule for ``apply_updates`` and ``incremental_update``
+    (``apply_updates(None, updates)`` is ``None``). A structure mismatch
+    elsewhere raises ``ValueError`` naming the first differing key path.
+    """
+    treedef = jax.tree.structure(first, is_leaf=_is_none)
+    try:
+        seconds = treedef.flatten_up_to(second)
+    except (ValueError, TypeError):
+        _tree.check_same_structure(first, second, names[0], names[1], where=where)
+        raise ValueError(
+            f"{where}: the tree structure of {names[1]} does not match {names[0]}."
+        ) from None
+    firsts = jax.tree_util.tree_flatten_with_path(first, is_leaf=_is_none)[0]
+    results = []
+    for (path, a), b in zip(firsts, seconds):
+        if a is None:
+            results.append(None)
+        elif b is None:
+            raise TypeError(
+                f"{where}: {names[1]} at key path {_tree._describe_path(path)} is None "
+                f"but {names[0]} holds a value there; give a zero update instead."
+            )
+        else:
+            results.append(f(a, b))
+    return treedef.unflatten(results)
+
+
 def apply_updates(params: Any, updates: Any) -> Any:
     """Returns ``params + updates``, cast back to each parameter's dtype.
 
@@ -23,8 +57,10 @@ def apply_updates(params: Any, updates: Any) -> Any:
 
         \\theta_{t+1} = \\theta_t + u_t
 
-    ``None`` entries stay ``None``. A structure mismatch raises ``ValueError``
-    naming the first differing key path.
+    A ``None`` entry of ``params`` stays ``None`` (whatever ``updates`` holds
+    there), as in Optax; ``apply_updates(None, updates)`` is ``None``. A
+    structure mismatch raises ``ValueError`` naming the first differing key
+    path.
 
     Args:
       params: a tree of parameters.
@@ -40,7 +76,7 @@ def apply_updates(params: Any, updates: Any) -> Any:
       >>> optjax.apply_updates(params, {"w": jnp.array([0.5, 0.5])})["w"]
       Array([1.5, 2.5], dtype=bfloat16)
     """
-    return _tree.map(
+    return _map_skipping_none(
         lambda p, u: jnp.asarray(p + u).astype(jnp.asarray(p).dtype),
         params,
         updates,
@@ -56,6 +92,8 @@ def incremental_update(new_tensors: Any, old_tensors: Any, step_size: jax.typing
 
         \\bar\\theta \\leftarrow \\eta\\,\\theta + (1 - \\eta)\\,\\bar\\theta
 
+    A ``None`` entry of ``new_tensors`` gives ``None``, as in Optax.
+
     Args:
       new_tensors: the latest values.
       old_tensors: the running average.
@@ -70,7 +108,7 @@ def incremental_update(new_tensors: Any, old_tensors: Any, step_size: jax.typing
       >>> optjax.incremental_update({"w": jnp.array([1.0])}, {"w": jnp.array([0.0])}, 0.1)
       {'w': Array([0.1], dtype=float32)}
     """
-    return _tree.map(
+    return _map_skipping_none(
         lambda new, old: step_size * new + (1.0 - step_size) * old,
         new_tensors,
         old_tensors,

@@ -46,8 +46,10 @@ __all__ = [
     "ScalarOrSchedule",
     "Schedule",
     "TransformInitFn",
+    "TransformUpdateExtraArgsFn",
     "TransformUpdateFn",
     "Updates",
+    "init_empty_state",
     "stateless",
     "stateless_with_tree_map",
     "with_extra_args_support",
@@ -59,6 +61,34 @@ class TransformInitFn(Protocol):
 
 
 class TransformUpdateFn(Protocol):
+    def __call__(
+        self,
+        updates: Updates,
+        state: OptState,
+        params: Params | None = None,
+        **extra_args: Any,
+    ) -> tuple[Updates, OptState]: ...
+
+
+class TransformUpdateExtraArgsFn(Protocol):
+    """An ``update`` function that also takes keyword ``**extra_args``.
+
+    A transform that needs more than the updates (the loss ``value`` of a
+    Polyak step, say) declares it as a keyword-only argument and accepts and
+    ignores the other extra arguments, so that it composes in a ``chain``:
+
+    .. math::
+
+        (u_t, s_{t+1}) = \\mathrm{update}(g_t, s_t, \\theta_t, **\\mathrm{extra})
+
+    Examples:
+      >>> def update(updates, state, params=None, *, value, **extra_args):
+      ...     del extra_args
+      ...     return updates, state
+      >>> update({"w": 1.0}, (), value=2.0, unused=3)
+      ({'w': 1.0}, ())
+    """
+
     def __call__(
         self,
         updates: Updates,
@@ -127,6 +157,59 @@ class EmptyState(NamedTuple):
     """
 
 
+def init_empty_state(params: Params) -> EmptyState:
+    """Returns :class:`EmptyState`: the ``init`` of a transform without state.
+
+    .. math::
+
+        s_0 = ()
+
+    Args:
+      params: the parameters (unused).
+
+    Returns:
+      ``EmptyState()``.
+
+    Examples:
+      >>> import optjax
+      >>> optjax.init_empty_state({"w": 1.0})
+      EmptyState()
+    """
+    del params
+    return EmptyState()
+
+
+def is_params_placeholder(tree: Any) -> bool:
+    """Whether ``tree`` is the opaque stand-in that ``tree_map_params`` passes to ``init``.
+
+    ``tree_map_params(opt, f, state)`` (Optax's, and optjax's) calls
+    ``opt.init`` on a leafless placeholder to find where the parameters sit in
+    the state. Transforms that read the parameters' structure in ``init``
+    (masks, labels) must skip that and pass the placeholder on. Both
+    libraries name the placeholder's class ``_ParamsPlaceholder``; it is
+    recognised by that name, so that the contract imports neither Optax nor
+    the tree utilities (which import the contract).
+
+    Args:
+      tree: anything passed to ``init``.
+
+    Returns:
+      ``True`` for a params placeholder.
+
+    Examples:
+      >>> import optjax
+      >>> from optjax._base import is_params_placeholder
+      >>> found = []
+      >>> def init(params):
+      ...     found.append(is_params_placeholder(params))
+      ...     return ()
+      >>> _ = optjax.tree_utils.tree_map_params(init, lambda x: x, ())
+      >>> found, is_params_placeholder({})
+      ([True], False)
+    """
+    return type(tree).__name__ == "_ParamsPlaceholder"
+
+
 def _accepts_extra_args(update: Callable[..., Any]) -> bool:
     try:
         parameters = inspect.signature(update).parameters.values()
@@ -178,6 +261,62 @@ def with_extra_args_support(tx: Any) -> GradientTransformation:
     return GradientTransformationExtraArgs(tx.init, update)
 
 
+def _is_none(x: Any) -> bool:
+    return x is None
+
+
+def _without_python_ints(tree: Any) -> Any:
+    """Hides plain Python ``int`` leaves from the dtype check (Optax accepts them)."""
+    return jax.tree.map(lambda x: None if type(x) is int else x, tree)
+
+
+def _none_where_updates_are_none(params: Any, updates: Any) -> Any:
+    """``params`` with every subtree that sits under a ``None`` of ``updates`` set to ``None``.
+
+    Returns ``params`` unchanged when the two cannot be lined up, so that the
+    structure check that follows reports the mismatch.
+    """
+    treedef = jax.tree.structure(updates, is_leaf=_is_none)
+    try:
+        subtrees = treedef.flatten_up_to(params)
+    except (ValueError, TypeError):
+        return params
+    update_leaves = treedef.flatten_up_to(updates)
+    if not any(u is None and p is not None for u, p in zip(update_leaves, subtrees)):
+        return params
+    return treedef.unflatten([None if u is None else p for u, p in zip(update_leaves, subtrees)])
+
+
+class MissingExtraArgError(TypeError, ValueError):
+    """A keyword argument that an ``update`` requires (``value=loss``, say) is missing.
+
+    A :class:`TypeError`, as Python (and Optax) raise for a missing argument,
+    and also a :class:`ValueError`, as optjax raised before, so that code
+    catching either keeps working.
+
+    Examples:
+      >>> import optjax
+      >>> tx = optjax.scale_by_polyak()
+      >>> try:
+      ...     tx.update({"w": 1.0}, tx.init(None))
+      ... except TypeError as e:
+      ...     print(type(e).__name__)
+      MissingExtraArgError
+    """
+
+
+def _required_keyword_args(update_fn: Callable[..., Any]) -> tuple[str, ...]:
+    try:
+        parameters = inspect.signature(update_fn).parameters.values()
+    except (TypeError, ValueError):
+        return ()
+    return tuple(
+        p.name
+        for p in parameters
+        if p.kind is inspect.Parameter.KEYWORD_ONLY and p.default is inspect.Parameter.empty
+    )
+
+
 def transformation(
     init_fn: Callable[[Params], OptState],
     update_fn: Callable[..., tuple[Updates, OptState]],
@@ -191,15 +330,23 @@ def transformation(
     the same way on bad input, at trace time and with a message that names the
     problem:
 
-    * integer or boolean leaves in ``params`` or ``updates`` raise
+    * integer or boolean array leaves in ``params`` or ``updates`` raise
       :class:`TypeError` naming the key path (optimizers need inexact leaves;
-      mask integer leaves out or keep them outside the optimized tree);
+      mask integer leaves out or keep them outside the optimized tree). Plain
+      Python ``int`` scalars are accepted, as Optax accepts them;
     * ``updates`` whose structure differs from ``params`` raise
-      :class:`ValueError` naming the first differing key path;
+      :class:`ValueError` naming the first differing key path. A ``None`` in
+      ``updates`` matches any subtree of ``params`` (Optax's rule: that entry
+      gets no update), and ``update_fn`` sees ``None`` in ``params`` there;
+    * a keyword-only argument that ``update_fn`` requires (``value`` for a
+      Polyak step, say), when missing, raises :class:`TypeError` naming it;
     * a transform that needs params, called without them, raises
       :class:`ValueError`;
     * the returned updates are cast to the dtype of the incoming updates, so
       an update never silently changes dtype.
+
+    ``init`` passes the placeholder of ``tree_map_params`` (see
+    :func:`is_params_placeholder`) through these checks untouched.
 
     Args:
       init_fn: ``init(params) -> state``.
@@ -223,13 +370,22 @@ def transformation(
       {'w': Array([2.], dtype=float32)}
     """
 
+    required = _required_keyword_args(update_fn)
+
     def init(params):
-        _tree.check_inexact(params, what="params", where=name)
+        _tree.check_inexact(_without_python_ints(params), what="params", where=name)
         return init_fn(params)
 
     def update(updates, state, params=None, **extra_args):
-        _tree.check_inexact(updates, what="updates", where=name)
+        missing = [key for key in required if key not in extra_args]
+        if missing:
+            raise MissingExtraArgError(
+                f"{name}: update needs the keyword argument(s) {missing}: call "
+                f"`update(updates, state, params, {missing[0]}=...)`."
+            )
+        _tree.check_inexact(_without_python_ints(updates), what="updates", where=name)
         if params is not None:
+            params = _none_where_updates_are_none(params, updates)
             _tree.check_same_structure(params, updates, "params", "updates", where=name)
         elif needs_params:
             raise ValueError(NO_PARAMS_MSG.format(name=name))

@@ -3,6 +3,7 @@
 import inspect
 import pathlib
 import re
+import warnings
 
 import optax
 import optax.contrib
@@ -20,8 +21,12 @@ PUBLIC_FUNCTIONS = sorted(
 def _optax_counterpart(name):
     """Optax's function of the same name, from the core or from ``optax.contrib``."""
     for module in (optax, optax.contrib):
-        if inspect.isfunction(getattr(module, name, None)):
-            return getattr(module, name)
+        # Optax's deprecated top-level aliases (optax.dpsgd...) warn on access.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            candidate = getattr(module, name, None)
+        if inspect.isfunction(candidate):
+            return candidate
     return None
 
 

@@ -40,6 +40,9 @@ from optjax._optimizers._lbfgs import (
 from optjax._optimizers._noisy import (
     noisy_sgd,
 )
+from optjax._optimizers._optimistic import (
+    optimistic_adam,
+)
 from optjax._optimizers._sgd import (
     polyak_sgd,
     sgd,
@@ -68,6 +71,7 @@ __all__ = [
     "nadamw",
     "noisy_sgd",
     "novograd",
+    "optimistic_adam",
     "optimistic_adam_v2",
     "optimistic_gradient_descent",
     "polyak_sgd",

@@ -143,6 +143,17 @@ from optjax.transforms._step_size import (
     scale_by_distance_over_gradients,
     scale_by_polyak,
 )
+from optjax.transforms._unitwise import (
+    unitwise_clip,
+    unitwise_norm,
+)
+from optjax.transforms._wrappers._conditionally import (
+    ConditionallyMaskState,
+    ConditionallyTransformState,
+    ConditionFn,
+    conditionally_mask,
+    conditionally_transform,
+)
 from optjax.transforms._wrappers._finite import (
     ApplyIfFiniteState,
     apply_if_finite,
@@ -159,6 +170,13 @@ from optjax.transforms._wrappers._loss_scale import (
     dynamic_loss_scale,
     loss_scale,
     scale_loss,
+)
+from optjax.transforms._wrappers._monitor import (
+    MonitorState,
+    SnapshotState,
+    measure_with_ema,
+    monitor,
+    snapshot,
 )
 from optjax.transforms._wrappers._multi_steps import (
     MultiSteps,
@@ -181,6 +199,9 @@ __all__ = [
     "ApplyIfFiniteState",
     "ClipByGlobalNormState",
     "ClipState",
+    "ConditionFn",
+    "ConditionallyMaskState",
+    "ConditionallyTransformState",
     "DynamicLossScaleState",
     "EmaParamsState",
     "EmaState",
@@ -189,6 +210,7 @@ __all__ = [
     "LookaheadState",
     "MaskedNode",
     "MaskedState",
+    "MonitorState",
     "MultiSteps",
     "MultiStepsState",
     "MultiTransformState",
@@ -216,6 +238,7 @@ __all__ = [
     "ScaleByZoomLinesearchState",
     "ScaleState",
     "ShouldSkipUpdateFunction",
+    "SnapshotState",
     "SwaParamsState",
     "TraceState",
     "WeightDecayScheduleState",
@@ -234,6 +257,8 @@ __all__ = [
     "clip",
     "clip_by_block_rms",
     "clip_by_global_norm",
+    "conditionally_mask",
+    "conditionally_transform",
     "dynamic_loss_scale",
     "ema",
     "ema_params",
@@ -246,6 +271,8 @@ __all__ = [
     "loss_scale",
     "masked",
     "maximize",
+    "measure_with_ema",
+    "monitor",
     "multi_transform",
     "named_chain",
     "normalize_by_update_norm",
@@ -285,8 +312,11 @@ __all__ = [
     "set_to_zero",
     "skip_large_updates",
     "skip_not_finite",
+    "snapshot",
     "swa_params",
     "trace",
+    "unitwise_clip",
+    "unitwise_norm",
     "value_and_grad_from_state",
     "zero_nans",
 ]

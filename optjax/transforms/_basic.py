@@ -203,7 +203,8 @@ def trace(
         m_t & \\text{otherwise} \\end{cases}
 
     Args:
-      decay: the momentum :math:`\\beta`, in [0, 1).
+      decay: the momentum :math:`\\beta`, in [0, 1]; ``decay=1`` makes
+        :math:`m_t` the plain running sum of the updates, as in Optax.
       nesterov: use Nesterov's look-ahead form.
       accumulator_dtype: dtype of the momentum buffer; ``None`` uses the
         parameters' dtype.
@@ -226,7 +227,7 @@ def trace(
       methods*, 1964. Sutskever et al., *On the importance of initialization
       and momentum in deep learning*, ICML 2013.
     """
-    _checks.check_decay("decay", decay, where="trace")
+    _checks.check_in_interval("decay", decay, 0.0, 1.0, closed_high=True, where="trace")
 
     def init_fn(params):
         return TraceState(trace=_tree.zeros_like(params, dtype=accumulator_dtype))
@@ -262,7 +263,9 @@ def ema(
         u_t = \\frac{m_t}{1 - \\beta^t} \\ (\\texttt{debias}) \\text{ or } m_t
 
     Args:
-      decay: :math:`\\beta`, in [0, 1).
+      decay: :math:`\\beta`, in [0, 1), or exactly 1 when ``debias=False``
+        (the average then stays at zero; with ``debias=True`` it would
+        divide zero by zero).
       debias: divide by :math:`1-\\beta^t` to remove the zero-initialization
         bias.
       accumulator_dtype: dtype of the average; ``None`` uses the parameters'.
@@ -278,7 +281,7 @@ def ema(
       >>> print(u["w"].round(4))  # the debiased average of one gradient is that gradient
       [2.]
     """
-    _checks.check_decay("decay", decay, where="ema")
+    _checks.check_in_interval("decay", decay, 0.0, 1.0, closed_high=not debias, where="ema")
 
     def init_fn(params):
         return EmaState(

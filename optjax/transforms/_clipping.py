@@ -10,6 +10,7 @@ import jax.numpy as jnp
 
 from optjax import _checks
 from optjax._base import EmptyState, GradientTransformationExtraArgs, transformation
+from optjax.transforms._unitwise import unitwise_clip, unitwise_norm
 from optjax.tree import _math as _tree
 from optjax.tree._math import _describe_path
 
@@ -298,30 +299,6 @@ def per_example_layer_norm_clip(
     )
 
 
-def _unitwise_norm(x: jax.Array, axis: int | tuple[int, ...] | None) -> jax.Array:
-    """The L2 norm of each unit of ``x``, broadcast back to ``x``'s shape."""
-    squares = _tree.abs_sq(x)
-    if x.ndim == 0 or (axis is None and jnp.squeeze(x).ndim <= 1):
-        total = jnp.sum(squares, keepdims=True)
-    elif axis is not None:
-        total = jnp.sum(squares, axis=axis, keepdims=True)
-    elif x.ndim in (2, 3):
-        # Dense (in, out) or multi-head (in, heads, out) kernels: reduce inputs.
-        total = jnp.sum(squares, axis=0, keepdims=True)
-    elif x.ndim == 4:
-        # Conv kernels (H, W, in, out).
-        total = jnp.sum(squares, axis=(0, 1, 2), keepdims=True)
-    elif x.ndim == 5:
-        # Conv3D kernels (D, H, W, in, out).
-        total = jnp.sum(squares, axis=(0, 1, 2, 3), keepdims=True)
-    else:
-        raise ValueError(
-            f"adaptive_grad_clip: cannot infer the units of a leaf with shape "
-            f"{x.shape} (rank {x.ndim} > 5); pass `axis` to name the axes to reduce."
-        )
-    return jnp.broadcast_to(jnp.sqrt(total), x.shape)
-
-
 def adaptive_grad_clip(
     clipping: jax.typing.ArrayLike,
     eps: jax.typing.ArrayLike = 1e-3,
@@ -372,12 +349,8 @@ def adaptive_grad_clip(
     _checks.check_non_negative("eps", eps, where="adaptive_grad_clip")
 
     def clip_leaf(g, p):
-        g_norm = _unitwise_norm(g, axis)
-        max_norm = clipping * jnp.maximum(_unitwise_norm(p, axis), eps)
-        # The 1e-6 floor only guards the division; where it matters the
-        # unclipped branch is selected anyway.
-        clipped = g * (max_norm / jnp.maximum(g_norm, 1e-6))
-        return jnp.where(g_norm < max_norm, g, clipped)
+        max_norm = clipping * jnp.maximum(unitwise_norm(p, axis), eps)
+        return unitwise_clip(unitwise_norm(g, axis), max_norm, g)
 
     def update_fn(updates, state, params=None, **extra_args):
         updates = _tree.map(

@@ -69,12 +69,9 @@ def scale_by_polyak(
         del params
         return EmptyState()
 
-    def update_fn(updates, state, params=None, **extra_args):
-        if "value" not in extra_args:
-            raise ValueError(
-                f"{where} needs the loss: call `update(updates, state, params, value=loss)`."
-            )
-        value = extra_args["value"]
+    def update_fn(updates, state, params=None, *, value, **extra_args):
+        # `value` is keyword-only and required: `transformation` raises a
+        # MissingExtraArgError (a TypeError, as in Optax) naming it.
         sq_norm = _tree.l2_norm(updates, squared=True)
         gap = jnp.array(value - f_min).astype(sq_norm.dtype)
         if variant == "sps+":

@@ -12,7 +12,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from optjax._base import GradientTransformationExtraArgs, with_extra_args_support
+from optjax._base import (
+    GradientTransformationExtraArgs,
+    is_params_placeholder,
+    with_extra_args_support,
+)
 from optjax._flax_adapter import strip_variables
 from optjax.tree import _math as _tree
 
@@ -88,6 +92,10 @@ def grouped(inner: Any) -> GradientTransformationExtraArgs:
         (``clip_by_global_norm``) keep their meaning, but sum in a different
         order, so they agree only to rounding.
 
+    With ``tree_map_params``, the function is applied to the flat vectors
+    (the state holds no parameter-shaped tree), so pass no extra
+    parameter-shaped trees.
+
     Args:
       inner: an elementwise gradient transformation.
 
@@ -110,6 +118,9 @@ def grouped(inner: Any) -> GradientTransformationExtraArgs:
     inner = with_extra_args_support(inner)
 
     def init_fn(params):
+        if is_params_placeholder(params):
+            # tree_map_params: the flat vectors stand where parameter trees do.
+            return inner.init(params)
         leaves, _ = _leaves(params)
         return inner.init(_gather(leaves, _groups(leaves)))
 
@@ -152,7 +163,8 @@ def flatten(inner: Any) -> GradientTransformationExtraArgs:
         their meaning: per-leaf norms become one norm over everything. Unlike
         Optax, which returns the promoted dtype for every leaf, the updates
         are cast back to each leaf's own dtype (optjax's contract); with a
-        single dtype the two agree.
+        single dtype the two agree. ``tree_map_params`` works (Optax's
+        ``flatten`` fails there): the function is applied to the flat vector.
 
     Args:
       inner: an elementwise gradient transformation.
@@ -176,6 +188,8 @@ def flatten(inner: Any) -> GradientTransformationExtraArgs:
     inner = with_extra_args_support(inner)
 
     def init_fn(params):
+        if is_params_placeholder(params):
+            return inner.init(params)
         return inner.init(_concat(_leaves(params)[0]))
 
     def update_fn(updates, state, params=None, **extra_args):

@@ -8,7 +8,11 @@ from typing import Any, NamedTuple
 import jax
 import numpy as np
 
-from optjax._base import GradientTransformationExtraArgs, with_extra_args_support
+from optjax._base import (
+    GradientTransformationExtraArgs,
+    is_params_placeholder,
+    with_extra_args_support,
+)
 from optjax._flax_adapter import strip_variables
 from optjax.tree._math import _describe_path
 
@@ -30,6 +34,10 @@ class MaskedState(NamedTuple):
 def _is_callable_mask(mask: Any) -> bool:
     leaves = jax.tree.leaves(jax.tree.map(callable, mask))
     return bool(leaves) and all(leaves)
+
+
+# Optax's private name for the same test (Optax's own tests call it).
+_mask_callable = _is_callable_mask
 
 
 def _node_children(node: Any) -> tuple[list[Any], list[Any]]:
@@ -86,14 +94,21 @@ def resolve_prefix(
             # Already masked out by an outer masked(): nothing below to resolve
             # (a callable mask mapped over such a tree returns the placeholder).
             return tree_node
+        # A strict leaf holds exactly one value: an empty container ({}, [],
+        # ()) is a node with no children, and matches an empty subtree.
         prefix_def = jax.tree.structure(prefix_node)
-        if jax.tree_util.treedef_is_leaf(prefix_def) and prefix_node is not None:
+        if jax.tree_util.treedef_is_leaf(prefix_def) and prefix_def.num_leaves == 1:
             return check_leaf(prefix_node, path)
         prefix_keys, prefix_children = _node_children(prefix_node)
         tree_keys, tree_children = _node_children(tree_node)
         if not _same_kind(prefix_node, tree_node) or prefix_keys != tree_keys:
+            # "Dict key mismatch" is the phrase of JAX's error that Optax lets
+            # through; code (and Optax's tests) match on it.
+            both_dicts = isinstance(prefix_node, Mapping) and isinstance(tree_node, Mapping)
             raise ValueError(
-                f"{where}: the {what} does not match the parameters at key path "
+                f"{where}: "
+                + ("Dict key mismatch: " if both_dicts else "")
+                + f"the {what} does not match the parameters at key path "
                 f"{_describe_path(path)}: the {what} has {type(prefix_node).__name__} "
                 f"with entries {[jax.tree_util.keystr(k) for k in prefix_keys]}, the "
                 f"parameters have {type(tree_node).__name__} with entries "
@@ -139,7 +154,9 @@ def masked(
         \\end{cases}
 
     The inner transform never sees the masked-out leaves, so its state holds no
-    memory for them.
+    memory for them. As in Optax, the state's parameter-shaped trees hold
+    ``MaskedNode`` entries there: with ``tree_map_params`` and extra trees,
+    pass ``is_leaf=lambda v: isinstance(v, optjax.MaskedNode)``.
 
     Args:
       inner: the transform to apply to the selected leaves.
@@ -173,6 +190,10 @@ def masked(
         return resolve_mask(mask_value, plain, where="masked")
 
     def init_fn(params):
+        if is_params_placeholder(params):
+            # tree_map_params: the placeholder stands for the whole tree, so
+            # the inner state marks where (masked) parameter trees sit.
+            return MaskedState(inner_state=inner.init(params))
         return MaskedState(inner_state=inner.init(mask_tree(params, resolved(params))))
 
     def update_fn(updates, state, params=None, **extra_args):

@@ -7,7 +7,11 @@ from typing import Any, NamedTuple
 
 import jax
 
-from optjax._base import GradientTransformationExtraArgs, with_extra_args_support
+from optjax._base import (
+    GradientTransformationExtraArgs,
+    is_params_placeholder,
+    with_extra_args_support,
+)
 from optjax._flax_adapter import strip_variables
 from optjax.transforms._basic import set_to_zero
 from optjax.transforms._combinators._masking import masked, resolve_prefix
@@ -128,6 +132,12 @@ def partition(
         )
 
     def init_fn(params):
+        if is_params_placeholder(params):
+            # tree_map_params: no labels to read; each group's masked state
+            # marks where parameter trees sit.
+            return PartitionState(
+                inner_states={group: wrapped(group, False).init(params) for group in transforms}
+            )
         masks = group_masks(params)
         return PartitionState(
             inner_states={group: wrapped(group, masks[group]).init(params) for group in transforms}

@@ -1,0 +1,1 @@
+"""Registry entries for ``optjax.experimental``."""
