@@ -49,6 +49,9 @@ from optjax._numerics import *  # noqa: F403
 from optjax._optimizers import *  # noqa: F403
 from optjax.contrib import *  # noqa: F403
 from optjax.losses import *  # noqa: F403
+
+# Optax also exports microbatching's entry point at the top level.
+from optjax.microbatching import microbatch
 from optjax.schedules import *  # noqa: F403
 from optjax.transforms import *  # noqa: F403
 
@@ -82,5 +85,6 @@ __all__ = sorted(
         *contrib.__all__,
         *schedules.__all__,
         *transforms.__all__,
+        microbatch.__name__,
     }
 )

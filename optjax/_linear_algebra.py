@@ -227,7 +227,9 @@ def matrix_inverse_pth_root(
 
     def keep_going(state):
         step, _, _, _, error, improving = state
-        return jnp.logical_and(step < num_iters, jnp.logical_and(error > error_tolerance, improving))
+        return jnp.logical_and(
+            step < num_iters, jnp.logical_and(error > error_tolerance, improving)
+        )
 
     def newton_step(state):
         step, mat_m, mat_h, _, error, _ = state

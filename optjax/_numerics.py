@@ -17,6 +17,7 @@ import jax.scipy.stats.norm as _normal
 
 from optjax._linear_algebra import matrix_inverse_pth_root, nnls, power_iteration
 from optjax.tree._map_params import map_params as tree_map_params
+from optjax.tree._math import safe_increment, safe_norm
 from optjax.tree._moments import (
     bias_correction,
     update_infinity_moment,
@@ -82,52 +83,6 @@ def global_norm(updates: Any) -> jax.Array:
     return _tree_norm(updates)
 
 
-def safe_norm(
-    x: jax.typing.ArrayLike,
-    min_norm: jax.typing.ArrayLike,
-    ord: int | float | str | None = None,  # noqa: A002 - NumPy's name.
-    axis: None | tuple[int, ...] | int = None,
-    keepdims: bool = False,
-) -> jax.Array:
-    r"""``max(norm(x), min_norm)``, with a zero (not NaN) gradient where the norm is small.
-
-    .. math::
-        \mathrm{safe\_norm}(x) = \begin{cases}
-          \|x\| & \text{if } \|x\| > m \\ m & \text{otherwise} \end{cases}
-
-    The naive ``jnp.maximum(jnp.linalg.norm(x), min_norm)`` has a NaN gradient
-    at ``x = 0``; here, where the norm is at most ``min_norm``, the norm is
-    taken of a dummy array of ones instead, so both branches stay finite.
-
-    Args:
-      x: array.
-      min_norm: the lower bound :math:`m`.
-      ord: the order of the norm, as in :func:`jax.numpy.linalg.norm`.
-      axis: the axis or pair of axes to reduce, as in :func:`jax.numpy.linalg.norm`.
-      keepdims: whether to keep the reduced axes with size one.
-
-    Returns:
-      The safe norm.
-
-    Examples:
-      >>> import jax
-      >>> import jax.numpy as jnp
-      >>> import optjax
-      >>> print(jax.grad(optjax.safe_norm)(jnp.zeros(3), 0.0))
-      [0. 0. 0.]
-      >>> print(optjax.safe_norm(jnp.array([3.0, 4.0]), 1.0))
-      5.0
-    """
-    full = jnp.linalg.norm(x, ord=ord, axis=axis, keepdims=True)
-    small = full <= min_norm
-    safe_x = jnp.where(small, jnp.ones_like(x), x)
-    if not keepdims:
-        small = jnp.squeeze(small, axis=axis)
-    return jnp.where(
-        small, min_norm, jnp.linalg.norm(safe_x, ord=ord, axis=axis, keepdims=keepdims)
-    )
-
-
 def safe_root_mean_squares(x: jax.typing.ArrayLike, min_rms: jax.typing.ArrayLike) -> jax.Array:
     r"""``max(rms(x), min_rms)``, with a zero (not NaN) gradient where the RMS is small.
 
@@ -150,40 +105,6 @@ def safe_root_mean_squares(x: jax.typing.ArrayLike, min_rms: jax.typing.ArrayLik
     small = jnp.sqrt(jnp.mean(_abs_sq(x))) <= min_rms
     safe_x = jnp.where(small, jnp.ones_like(x), x)
     return jnp.where(small, min_rms, jnp.sqrt(jnp.mean(_abs_sq(safe_x))))
-
-
-def safe_increment(count: jax.typing.ArrayLike) -> jax.typing.ArrayLike:
-    r"""``count + 1``, staying at the dtype's largest value instead of overflowing.
-
-    Args:
-      count: an integer or floating-point counter.
-
-    Returns:
-      The incremented counter, in ``count``'s dtype.
-
-    Raises:
-      ValueError: for a boolean or complex ``count``.
-
-    Examples:
-      >>> import jax.numpy as jnp
-      >>> import optjax
-      >>> optjax.safe_increment(jnp.asarray(1, jnp.int32))
-      Array(2, dtype=int32)
-      >>> optjax.safe_increment(jnp.asarray(2**31 - 1, jnp.int32))
-      Array(2147483647, dtype=int32)
-    """
-    dtype = jnp.asarray(count).dtype
-    if jnp.issubdtype(dtype, jnp.integer):
-        largest = jnp.iinfo(dtype).max
-    elif jnp.issubdtype(dtype, jnp.floating):
-        largest = jnp.finfo(dtype).max
-    else:
-        raise ValueError(
-            f"safe_increment: count has dtype {dtype.name}; it must be an integer or "
-            f"floating-point dtype."
-        )
-    largest = jnp.array(largest, dtype)
-    return jnp.where(count < largest, count + jnp.array(1, dtype), largest)
 
 
 safe_int32_increment = safe_increment

@@ -83,7 +83,9 @@ def test_named_chain_rejects_duplicate_names():
 @pytest.mark.parametrize(
     "make, message",
     [
-        (lambda: optjax.trace(decay=1.0), r"decay must be in \[0, 1\)"),
+        (lambda: optjax.trace(decay=1.5), r"decay must be in \[0, 1\]"),
+        (lambda: optjax.ema(decay=1.0), r"decay must be in \[0, 1\)"),
+        (lambda: optjax.measure_with_ema(optjax.tree.l2_norm, 1.0), r"decay must be in \[0, 1\)"),
         (lambda: optjax.trace(decay=-0.1), "decay"),
         (lambda: optjax.ema(decay=1.5), "decay"),
         (lambda: optjax.add_decayed_weights(-1e-4), "weight_decay must be >= 0"),

@@ -158,7 +158,7 @@ def _select_files(root: pathlib.Path, patterns: list[str] | None) -> list[pathli
     return chosen
 
 
-def _parse_junit(path: pathlib.Path, root: pathlib.Path) -> dict[str, dict[str, list[str]]]:
+def _parse_junit(path: pathlib.Path) -> dict[str, dict[str, list[str]]]:
     """Per test file: the passed, failed and skipped test ids."""
     results: dict[str, dict[str, list[str]]] = collections.defaultdict(
         lambda: {"passed": [], "failed": [], "skipped": []}
@@ -167,15 +167,16 @@ def _parse_junit(path: pathlib.Path, root: pathlib.Path) -> dict[str, dict[str, 
     for case in ET.parse(path).getroot().iter("testcase"):
         classname = case.get("classname", "")
         name = case.get("name", "")
-        file = case.get("file")
-        if not file:
-            # classname is the dotted module path plus the class, e.g. optax._src.alias_test.Cls
-            parts = classname.split(".")
-            while parts and not parts[-1].endswith("_test"):
-                parts.pop()
-            file = "/".join(parts[1:]) + ".py" if parts else classname
+        # classname is the dotted module path plus the class, e.g. optax._src.alias_test.Cls
+        # (the ``file`` attribute may name absl's file for a skipped parameterized test).
+        # A module that fails to import is reported with its dotted path as the name.
+        parts = (classname or name).split(".")
+        while parts and not parts[-1].endswith("_test"):
+            parts.pop()
+        if parts:
+            file = "/".join(parts[1:]) + ".py"
         else:
-            file = str(pathlib.Path(file)).removeprefix("optax/")
+            file = str(pathlib.Path(case.get("file") or classname)).removeprefix("optax/")
         test_id = f"{classname.split('.')[-1]}::{name}"
         failure = case.find("failure")
         if failure is None:
@@ -248,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
             sys.stdout.write(proc.stdout[-5000:])
             sys.stderr.write(proc.stderr[-5000:])
             return proc.returncode or 1
-        results = _parse_junit(junit, root)
+        results = _parse_junit(junit)
         substituted = summary.read_text().splitlines() if summary.exists() else []
 
     print("Substituted optjax names per Optax module:")

@@ -171,8 +171,10 @@ def scale_by_lbfgs(
 
     def init_fn(params):
         def stacked_zeros(leaf):
-            leaf = jnp.asarray(leaf)
-            return jnp.zeros((memory_size, *leaf.shape), dtype=leaf.dtype)
+            # Shape and dtype only, so abstract params (jax.ShapeDtypeStruct) work too.
+            if not hasattr(leaf, "dtype"):
+                leaf = jnp.asarray(leaf)
+            return jnp.zeros((memory_size, *jnp.shape(leaf)), dtype=leaf.dtype)
 
         stacked = jax.tree.map(stacked_zeros, params)
         return ScaleByLBFGSState(

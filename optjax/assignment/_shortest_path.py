@@ -53,7 +53,9 @@ def _augmenting_path(cost, u, v, row4col, current_row):
         row = jnp.where(is_free, row, row4col[col])
         seen_cols = seen_cols.at[col].set(True)
         n_remaining = n_remaining - 1
-        remaining = remaining.at[index].set(remaining[n_remaining])
+        # Swap rather than overwrite, so ``remaining`` stays a permutation and
+        # the scatters above never see a column twice.
+        remaining = remaining.at[index].set(remaining[n_remaining]).at[n_remaining].set(col)
         return (
             row,
             lowest,

@@ -33,6 +33,11 @@ def make_fenchel_young_loss(max_fun: MaxFun) -> Callable[..., jax.Array]:
       to the last one (as Optax does); jaxopt's version flattened the whole
       input into one vector instead.
 
+    .. warning::
+      Extra arguments reach ``max_fun`` unchanged. Optax 0.2.8 routes them
+      through ``jnp.vectorize``, which rejects extra positional arguments and
+      silently drops keyword arguments.
+
     Args:
       max_fun: a function of a 1-D score vector (plus any extra arguments)
         returning a scalar.
@@ -57,9 +62,14 @@ def make_fenchel_young_loss(max_fun: MaxFun) -> Callable[..., jax.Array]:
     if not callable(max_fun):
         raise TypeError(f"make_fenchel_young_loss: max_fun must be callable, got {max_fun!r}.")
     inner_last_axis = jnp.vectorize(jnp.vdot, signature="(n),(n)->()")
-    max_last_axis = jnp.vectorize(max_fun, signature="(n)->()")
 
     def fenchel_young_loss(scores, targets, *args, **kwargs):
-        return max_last_axis(scores, *args, **kwargs) - inner_last_axis(targets, scores)
+        # The extra arguments are hyperparameters of max_fun: bound whole, not
+        # mapped over the leading axes.
+        def row_max(row):
+            return max_fun(row, *args, **kwargs)
+
+        max_last_axis = jnp.vectorize(row_max, signature="(n)->()")
+        return max_last_axis(scores) - inner_last_axis(targets, scores)
 
     return fenchel_young_loss

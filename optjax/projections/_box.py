@@ -68,7 +68,11 @@ def _check_order(lower: Any, upper: Any, where: str) -> None:
 
 def _clip_leaf(path: Any, x: Any, lo: Any, hi: Any, where: str) -> jax.Array:
     shape = np.shape(x)
-    if np.broadcast_shapes(shape, np.shape(lo), np.shape(hi)) != shape:
+    try:
+        fits = np.broadcast_shapes(shape, np.shape(lo), np.shape(hi)) == shape
+    except ValueError:
+        fits = False
+    if not fits:
         raise ValueError(
             f"{where}: the bounds at key path {jax.tree_util.keystr(path) or '<root>'} have "
             f"shapes {np.shape(lo)} and {np.shape(hi)}, which do not broadcast to the leaf's "

@@ -9,6 +9,7 @@ same arithmetic as Optax, so the numbers agree to the last bit.
 
 from __future__ import annotations
 
+import logging
 import numbers
 from typing import Any
 
@@ -17,6 +18,8 @@ import jax.numpy as jnp
 
 from optjax import _checks
 from optjax._base import Schedule
+
+_logger = logging.getLogger(__name__)
 
 
 def _is_number(value: Any) -> bool:
@@ -42,6 +45,12 @@ def _as_float(value: Any) -> jax.Array:
 
 def _check_begin(value: Any, *, where: str) -> None:
     _checks.check_non_negative("transition_begin", value, where=where)
+
+
+def _held_constant(value: Any, reason: str, *, where: str) -> Schedule:
+    """The constant schedule Optax returns for a disabled transition, logged as Optax does."""
+    _logger.info("%s: %s; the schedule holds init_value=%r.", where, reason, value)
+    return constant_schedule(value)
 
 
 def constant_schedule(value: jax.typing.ArrayLike) -> Schedule:
@@ -106,9 +115,9 @@ def polynomial_schedule(
       init_value: the value :math:`I` before and at the start of the transition.
       end_value: the value :math:`E` reached after the transition.
       power: the exponent :math:`p` of the polynomial.
-      transition_steps: the length :math:`T` of the transition. ``0`` disables
-        the transition: the schedule then holds ``init_value`` forever (as in
-        Optax). Negative values raise ``ValueError``.
+      transition_steps: the length :math:`T` of the transition. A value
+        :math:`\\le 0` disables the transition: the schedule then holds
+        ``init_value`` forever (as documented in Optax, which logs it).
       transition_begin: the number of steps :math:`B \\ge 0` during which
         ``init_value`` is held before the transition starts.
 
@@ -116,7 +125,7 @@ def polynomial_schedule(
       A function from the step count to the value.
 
     Raises:
-      ValueError: if ``transition_steps`` or ``transition_begin`` is negative.
+      ValueError: if ``transition_begin`` is negative.
 
     Examples:
       >>> import optjax
@@ -125,10 +134,10 @@ def polynomial_schedule(
       1.00 0.25 0.00 0.00
     """
     where = "polynomial_schedule"
-    _checks.check_non_negative("transition_steps", transition_steps, where=where)
     _check_begin(transition_begin, where=where)
-    if _is_number(transition_steps) and transition_steps == 0:
-        return constant_schedule(init_value)
+    if _is_number(transition_steps) and transition_steps <= 0:
+        reason = f"transition_steps={transition_steps!r} is not positive"
+        return _held_constant(init_value, reason, where=where)
 
     def schedule(count: jax.typing.ArrayLike) -> jax.Array:
         elapsed = jnp.clip(count - transition_begin, 0, transition_steps)
@@ -161,8 +170,8 @@ def linear_schedule(
     Args:
       init_value: the value :math:`I` before and at the start of the transition.
       end_value: the value :math:`E` reached after the transition.
-      transition_steps: the length :math:`T` of the transition; ``0`` holds
-        ``init_value`` forever, negative values raise ``ValueError``.
+      transition_steps: the length :math:`T` of the transition; a value
+        :math:`\\le 0` holds ``init_value`` forever (as in Optax).
       transition_begin: the number of steps :math:`B \\ge 0` during which
         ``init_value`` is held before the transition starts.
 
@@ -170,7 +179,7 @@ def linear_schedule(
       A function from the step count to the value.
 
     Raises:
-      ValueError: if ``transition_steps`` or ``transition_begin`` is negative.
+      ValueError: if ``transition_begin`` is negative.
 
     Examples:
       >>> import optjax
@@ -216,9 +225,12 @@ def exponential_decay(
 
     Args:
       init_value: the initial value :math:`I`.
-      transition_steps: the number of steps :math:`T > 0` over which the value
-        is multiplied by ``decay_rate`` once.
-      decay_rate: the factor :math:`r > 0`.
+      transition_steps: the number of steps :math:`T` over which the value
+        is multiplied by ``decay_rate`` once. A value :math:`\\le 0` disables
+        the decay: the schedule holds ``init_value`` forever (as in Optax,
+        which logs it).
+      decay_rate: the factor :math:`r \\ge 0`; ``0`` also holds
+        ``init_value`` forever (as in Optax).
       transition_begin: the number of steps :math:`B \\ge 0` during which
         ``init_value`` is held.
       staircase: decay at integer multiples of ``transition_steps`` only.
@@ -229,9 +241,7 @@ def exponential_decay(
       A function from the step count to the value.
 
     Raises:
-      ValueError: if ``transition_steps <= 0``, ``decay_rate <= 0`` or
-        ``transition_begin < 0``. (Optax logs a message and returns a constant
-        schedule for the first two; they are almost always a mistake.)
+      ValueError: if ``decay_rate < 0`` or ``transition_begin < 0``.
 
     Examples:
       >>> import optjax
@@ -244,9 +254,13 @@ def exponential_decay(
       0.500 0.200
     """
     where = "exponential_decay"
-    _checks.check_positive("transition_steps", transition_steps, where=where)
-    _checks.check_positive("decay_rate", decay_rate, where=where)
+    _checks.check_non_negative("decay_rate", decay_rate, where=where)
     _check_begin(transition_begin, where=where)
+    if _is_number(transition_steps) and transition_steps <= 0:
+        reason = f"transition_steps={transition_steps!r} is not positive"
+        return _held_constant(init_value, reason, where=where)
+    if _is_number(decay_rate) and decay_rate == 0:
+        return _held_constant(init_value, "decay_rate=0", where=where)
 
     def clip(value):
         if _is_number(decay_rate):

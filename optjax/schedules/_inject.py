@@ -397,6 +397,10 @@ def _is_inject_state(node: Any) -> bool:
 def find_injected_states(state: Any) -> list[Any]:
     """Returns every injected-hyperparameter state inside an optimizer state.
 
+    .. math::
+
+        \mathrm{find}(s) = [\, n \in s : n \text{ holds injected hyperparameters} \,]
+
     Use it to ask whether an optimizer keeps its hyperparameters in its state
     (an empty list means it does not), before :func:`get_hyperparams` or
     :func:`set_hyperparams`. States are found wherever they sit (inside a

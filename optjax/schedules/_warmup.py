@@ -167,9 +167,10 @@ def warmup_exponential_decay_schedule(
       init_value: the value :math:`I` at step 0.
       peak_value: the value :math:`P` at the end of the warmup.
       warmup_steps: the length :math:`W \\ge 0` of the linear warmup.
-      transition_steps: the number of steps :math:`T > 0` per factor of
-        ``decay_rate``.
-      decay_rate: the factor :math:`r > 0`.
+      transition_steps: the number of steps :math:`T` per factor of
+        ``decay_rate``; a value :math:`\\le 0` holds ``peak_value`` after the
+        warmup (as in Optax, see :func:`exponential_decay`).
+      decay_rate: the factor :math:`r \\ge 0`; ``0`` also holds ``peak_value``.
       transition_begin: the number of steps :math:`B \\ge 0` after the warmup
         during which ``peak_value`` is held.
       staircase: decay at integer multiples of ``transition_steps`` only.
@@ -179,8 +180,8 @@ def warmup_exponential_decay_schedule(
       A function from the step count to the value.
 
     Raises:
-      ValueError: if ``warmup_steps < 0``, ``transition_steps <= 0``,
-        ``decay_rate <= 0`` or ``transition_begin < 0``.
+      ValueError: if ``warmup_steps < 0``, ``decay_rate < 0`` or
+        ``transition_begin < 0``.
 
     Examples:
       >>> import optjax

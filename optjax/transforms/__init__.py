@@ -67,6 +67,7 @@ from optjax.transforms._combinators._grouped import (
 from optjax.transforms._combinators._masking import (
     MaskedNode,
     MaskedState,
+    _mask_callable,  # noqa: F401 - Optax's private helper, which Optax's own tests call.
     masked,
 )
 from optjax.transforms._combinators._maximize import (

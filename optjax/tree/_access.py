@@ -76,7 +76,9 @@ def _named_leaves(tree: Any, stop: Callable[[Any], bool]) -> list[tuple[KeyPath,
         tuple_name = type(node).__name__
         for field in node._fields:
             head = (*path, NamedTupleKey(tuple_name, field))
-            out.extend((head + sub, leaf) for sub, leaf in _named_leaves(getattr(node, field), stop))
+            out.extend(
+                (head + sub, leaf) for sub, leaf in _named_leaves(getattr(node, field), stop)
+            )
     return out
 
 

@@ -96,9 +96,7 @@ def div(tree_x: Any, tree_y: Any) -> Any:
       >>> optjax.tree.div({"a": 3.0, "b": 5}, {"a": 2.0, "b": 2})
       {'a': 1.5, 'b': 2.5}
     """
-    return tree_map(
-        operator.truediv, tree_x, tree_y, names=("tree_x", "tree_y"), where="tree.div"
-    )
+    return tree_map(operator.truediv, tree_x, tree_y, names=("tree_x", "tree_y"), where="tree.div")
 
 
 def scale(scalar: jax.typing.ArrayLike, tree: Any) -> Any:

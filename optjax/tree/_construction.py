@@ -99,7 +99,5 @@ def batch_shape(tree: Any, shape: Sequence[int] = ()) -> Any:
             f"tree.batch_shape: shape must be a sequence of integers, got {shape!r}."
         ) from None
     if any(d < 0 for d in dims):
-        raise ValueError(
-            f"tree.batch_shape: shape must hold non-negative integers, got {dims}."
-        )
+        raise ValueError(f"tree.batch_shape: shape must hold non-negative integers, got {dims}.")
     return jax.tree.map(lambda x: jnp.broadcast_to(x, (*dims, *jnp.shape(x))), tree)

@@ -52,6 +52,12 @@ def map_params(
     ``transform_non_params`` if given, and kept otherwise. A typical use is
     turning parameter sharding specs into state sharding specs.
 
+    .. math::
+        s'_k = \begin{cases}
+          \mathrm{map}(f, s_k, r_1, \dots) & \text{if } s_k \text{ is parameter-shaped} \\
+          g(s_k) & \text{otherwise, with } g = \texttt{transform\_non\_params}
+        \end{cases}
+
     Args:
       initable: the optimizer (anything with ``init``) or an ``init`` function.
       f: the function applied leaf by leaf to each parameter-shaped tree.

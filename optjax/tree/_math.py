@@ -36,6 +36,11 @@ def _first_difference(reference: Any, other: Any) -> str:
     other_paths = [path for path, _ in other_leaves]
     for ref_path, other_path in zip(ref_paths, other_paths):
         if ref_path != other_path:
+            # A leaf present in one tree only (a None in the other, say).
+            if ref_path not in other_paths and other_path in ref_paths:
+                return f"key path {_describe_path(ref_path)} is missing"
+            if other_path not in ref_paths and ref_path in other_paths:
+                return f"key path {_describe_path(other_path)} is unexpected"
             return (
                 f"first difference at key path {_describe_path(ref_path)} "
                 f"(the other tree has {_describe_path(other_path)} there)"
@@ -244,16 +249,47 @@ def l2_norm(tree: Any, squared: bool = False) -> jax.Array:
 def safe_norm(
     x: jax.typing.ArrayLike,
     min_norm: jax.typing.ArrayLike,
-    axis: Any = None,
+    ord: int | float | str | None = None,  # noqa: A002 - NumPy's name.
+    axis: None | tuple[int, ...] | int = None,
     keepdims: bool = False,
 ) -> jax.Array:
-    """``max(||x||, min_norm)`` with a gradient that is finite at ``x = 0``."""
-    x = jnp.asarray(x)
-    norm = jnp.linalg.norm(x, axis=axis, keepdims=True)
-    x = jnp.where(norm <= min_norm, jnp.ones_like(x), x)
-    norm = norm if keepdims else jnp.squeeze(norm, axis=axis)
-    masked_norm = jnp.linalg.norm(x, axis=axis, keepdims=keepdims)
-    return jnp.where(norm <= min_norm, min_norm, masked_norm)
+    r"""``max(norm(x), min_norm)``, with a zero (not NaN) gradient where the norm is small.
+
+    .. math::
+        \mathrm{safe\_norm}(x) = \begin{cases}
+          \|x\| & \text{if } \|x\| > m \\ m & \text{otherwise} \end{cases}
+
+    The naive ``jnp.maximum(jnp.linalg.norm(x), min_norm)`` has a NaN gradient
+    at ``x = 0``; here, where the norm is at most ``min_norm``, the norm is
+    taken of a dummy array of ones instead, so both branches stay finite.
+
+    Args:
+      x: array.
+      min_norm: the lower bound :math:`m`.
+      ord: the order of the norm, as in :func:`jax.numpy.linalg.norm`.
+      axis: the axis or pair of axes to reduce, as in :func:`jax.numpy.linalg.norm`.
+      keepdims: whether to keep the reduced axes with size one.
+
+    Returns:
+      The safe norm.
+
+    Examples:
+      >>> import jax
+      >>> import jax.numpy as jnp
+      >>> import optjax
+      >>> print(jax.grad(optjax.safe_norm)(jnp.zeros(3), 0.0))
+      [0. 0. 0.]
+      >>> print(optjax.safe_norm(jnp.array([3.0, 4.0]), 1.0))
+      5.0
+    """
+    full = jnp.linalg.norm(x, ord=ord, axis=axis, keepdims=True)
+    small = full <= min_norm
+    safe_x = jnp.where(small, jnp.ones_like(x), x)
+    if not keepdims:
+        small = jnp.squeeze(small, axis=axis)
+    return jnp.where(
+        small, min_norm, jnp.linalg.norm(safe_x, ord=ord, axis=axis, keepdims=keepdims)
+    )
 
 
 def safe_rms(x: jax.typing.ArrayLike, min_rms: jax.typing.ArrayLike) -> jax.Array:
@@ -325,12 +361,38 @@ def bias_correction(moment: Any, decay: Any, count: jax.typing.ArrayLike) -> Any
 
 
 def safe_increment(count: jax.typing.ArrayLike) -> jax.Array:
-    """``count + 1``, saturating at the dtype's maximum instead of wrapping."""
+    r"""``count + 1``, staying at the dtype's largest value instead of overflowing.
+
+    .. math::
+        c \leftarrow \min(c + 1, c_{\max})
+
+    Args:
+      count: an integer or floating-point counter.
+
+    Returns:
+      The incremented counter, in ``count``'s dtype.
+
+    Raises:
+      ValueError: for a boolean or complex ``count``.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import optjax
+      >>> optjax.safe_increment(jnp.asarray(1, jnp.int32))
+      Array(2, dtype=int32)
+      >>> optjax.safe_increment(jnp.asarray(2**31 - 1, jnp.int32))
+      Array(2147483647, dtype=int32)
+    """
     count = jnp.asarray(count)
     if jnp.issubdtype(count.dtype, jnp.integer):
         max_value = jnp.iinfo(count.dtype).max
-    else:
+    elif jnp.issubdtype(count.dtype, jnp.floating):
         max_value = jnp.finfo(count.dtype).max
+    else:
+        raise ValueError(
+            f"safe_increment: count has dtype {count.dtype.name}; it must be an integer or "
+            f"floating-point dtype."
+        )
     one = jnp.array(1, dtype=count.dtype)
     max_value = jnp.array(max_value, dtype=count.dtype)
     return jnp.where(count < max_value, count + one, max_value)

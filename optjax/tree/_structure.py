@@ -1,9 +1,10 @@
 """Structure checks shared by the public ``optjax.tree`` functions.
 
-The public functions follow ``jax.tree.map``'s rules exactly (the other trees
-may hold a subtree where the first holds a leaf); what they add is the error:
-when ``jax.tree.map`` would refuse the trees, they raise a ``ValueError`` that
-names the function, both arguments and the first key path where they differ.
+The public functions map over trees of one structure, as ``jax.tree.map`` does;
+what they add is the error. Where the trees differ (including a subtree or a
+``None`` where the first tree has a leaf, which would otherwise reach the leaf
+function and fail inside it), they raise a ``ValueError`` that names the
+function, both arguments and the first key path where the trees differ.
 """
 
 from __future__ import annotations
@@ -24,21 +25,19 @@ def check_compatible(
     where: str,
     is_leaf: Callable[[Any], bool] | None = None,
 ) -> None:
-    """Raises ``ValueError`` if a tree of ``rest`` cannot be mapped with ``tree``.
+    """Raises ``ValueError`` if a tree of ``rest`` has a different structure from ``tree``.
 
     ``names[0]`` names ``tree`` and ``names[i + 1]`` names ``rest[i]`` in the
     message (the last name is reused for any further trees).
     """
     treedef = jax.tree.structure(tree, is_leaf=is_leaf)
     for index, other in enumerate(rest):
-        try:
-            treedef.flatten_up_to(other)
-        except (ValueError, TypeError):
+        if jax.tree.structure(other, is_leaf=is_leaf) != treedef:
             other_name = names[min(index + 1, len(names) - 1)]
             raise ValueError(
                 f"{where}: the tree structure of {other_name} does not match "
                 f"{names[0]}; {_first_difference(tree, other)}."
-            ) from None
+            )
 
 
 def tree_map(

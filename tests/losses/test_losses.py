@@ -85,7 +85,7 @@ def _same(fn_name, **kwargs):
     return ours, reference
 
 
-def _case(case_id, fn_name, inputs, *, kwargs=None, dtypes=(F32, BF16), grad=True):
+def _case(case_id, fn_name, inputs, *, kwargs=None, dtypes=(F32,), grad=True):
     ours, reference = _same(fn_name, **(kwargs or {}))
     return [
         pytest.param(ours, reference, inputs, dtype, grad, id=f"{case_id}-{jnp.dtype(dtype).name}")
@@ -100,22 +100,25 @@ CASES = [
     *_case("squared_error", "squared_error", _regression),
     *_case("squared_error_no_targets", "squared_error", lambda d: _regression(d)[:1]),
     *_case("l2_loss", "l2_loss", _regression),
-    *_case("l2_loss_3d", "l2_loss", lambda d: _regression(d, (2, 3, 4))),
-    *_case("huber_loss", "huber_loss", _regression),
+    *_case("huber_loss", "huber_loss", _regression, dtypes=(F32, BF16)),
     *_case("huber_loss_delta", "huber_loss", _regression, kwargs={"delta": 0.3}),
     *_case("log_cosh", "log_cosh", _regression),
-    *_case("cosine_similarity", "cosine_similarity", _regression),
+    *_case("cosine_similarity", "cosine_similarity", _regression, dtypes=(F32, BF16)),
     *_case("cosine_similarity_eps", "cosine_similarity", _vectors, kwargs={"epsilon": 1e-3}),
     *_case("cosine_distance_axis0", "cosine_distance", _vectors, kwargs={"axis": 0}),
     *_case("cosine_distance_axes", "cosine_distance", _vectors, kwargs={"axis": (1, 2)}),
-    *_case("cosine_distance_none", "cosine_distance", _vectors, kwargs={"axis": None}),
     *_case(
         "cosine_distance_where",
         "cosine_distance",
         _regression,
         kwargs={"where": jnp.array([True, False, True, True])},
     ),
-    *_case("softmax_ce", "softmax_cross_entropy", lambda d: (_logits(0, d), _probs(1, F32))),
+    *_case(
+        "softmax_ce",
+        "softmax_cross_entropy",
+        lambda d: (_logits(0, d), _probs(1, F32)),
+        dtypes=(F32, BF16),
+    ),
     *_case(
         "softmax_ce_3d_axis1",
         "softmax_cross_entropy",
@@ -140,6 +143,7 @@ CASES = [
         "integer_ce",
         "softmax_cross_entropy_with_integer_labels",
         lambda d: (_logits(0, d), _int_labels(1)),
+        dtypes=(F32, BF16),
     ),
     *_case(
         "integer_ce_axis0",
@@ -159,7 +163,12 @@ CASES = [
         lambda d: (_logits(0, d), jnp.array([0, 1, 3, 4])),
         kwargs={"where": jnp.array([[True, True, False, True, True]] * 3 + [[False] * K])},
     ),
-    *_case("poly_loss", "poly_loss_cross_entropy", lambda d: (_logits(0, d), _probs(1, d))),
+    *_case(
+        "poly_loss",
+        "poly_loss_cross_entropy",
+        lambda d: (_logits(0, d), _probs(1, d)),
+        dtypes=(F32, BF16),
+    ),
     *_case(
         "poly_loss_eps_where",
         "poly_loss_cross_entropy",
@@ -170,6 +179,7 @@ CASES = [
         "sigmoid_bce",
         "sigmoid_binary_cross_entropy",
         lambda d: (_logits(0, d), jax.random.uniform(jax.random.key(1), (4, K))),
+        dtypes=(F32, BF16),
     ),
     *_case(
         "sigmoid_focal",
@@ -181,6 +191,7 @@ CASES = [
         "sigmoid_focal_loss",
         lambda d: (_logits(0, d), jax.random.uniform(jax.random.key(1), (4, K))),
         kwargs={"alpha": 0.25, "gamma": 0.5},
+        dtypes=(F32, BF16),
     ),
     *_case(
         "hinge",
@@ -192,7 +203,11 @@ CASES = [
         "perceptron_loss",
         lambda d: (_normal(0, (4, K), d), jnp.sign(_normal(1, (4, K), d))),
     ),
-    *_case("multiclass_hinge", "multiclass_hinge_loss", lambda d: (_logits(0, d), _int_labels(1))),
+    *_case(
+        "multiclass_hinge",
+        "multiclass_hinge_loss",
+        lambda d: (_logits(0, d), _int_labels(1)),
+    ),
     *_case(
         "multiclass_perceptron",
         "multiclass_perceptron_loss",
@@ -224,6 +239,7 @@ CASES = [
         "kl",
         "kl_divergence",
         lambda d: (jax.nn.log_softmax(_logits(0, d)), _sparse_targets(d)),
+        dtypes=(F32, BF16),
     ),
     *_case(
         "kl_where_axis0",
@@ -247,7 +263,7 @@ CASES = [
         lambda d: (_normal(0, (4, K), d), jnp.exp(_normal(1, (4, K), d))),
         kwargs={"axis": None},
     ),
-    *_case("smooth_labels", "smooth_labels", lambda d: (_probs(0, d), 0.2)),
+    *_case("smooth_labels", "smooth_labels", lambda d: (_probs(0, d), 0.2), dtypes=(F32, BF16)),
     *_case(
         "smooth_labels_where",
         "smooth_labels",
@@ -256,7 +272,6 @@ CASES = [
     ),
     *_case("smooth_labels_alpha1", "smooth_labels", lambda d: (_probs(0, d), 1.0)),
     *_case("ctc", "ctc_loss", _ctc_inputs, dtypes=(F32,)),
-    *_case("ctc_blank2", "ctc_loss", _ctc_inputs, kwargs={"blank_id": 2}, dtypes=(F32,)),
     *_case("ranking", "ranking_softmax_loss", _ranking_inputs),
     *_case(
         "ranking_where_weights_sum",
@@ -276,7 +291,7 @@ CASES = [
         _ranking_inputs,
         kwargs={"where": _WHERE, "reduce_fn": None},
     ),
-    *_case("dice", "dice_loss", _segmentation_inputs),
+    *_case("dice", "dice_loss", _segmentation_inputs, dtypes=(F32, BF16)),
     *_case(
         "dice_tversky_weights",
         "dice_loss",
@@ -302,12 +317,6 @@ CASES = [
     ),
     *_case("generalized_dice", "multiclass_generalized_dice_loss", _segmentation_inputs),
     *_case(
-        "generalized_dice_background",
-        "multiclass_generalized_dice_loss",
-        _segmentation_inputs,
-        kwargs={"ignore_background": True},
-    ),
-    *_case(
         "binary_dice",
         "binary_dice_loss",
         lambda d: (
@@ -321,11 +330,6 @@ CASES = [
         lambda d: (_normal(0, (6, 3), d), jnp.array([0, 0, 1, 1, 2, 2])),
     ),
     *_case(
-        "ntxent_temperature",
-        "ntxent",
-        lambda d: (_normal(0, (5, 3), d), jnp.array([0, 1, 0, 1, 1]), 0.5),
-    ),
-    *_case(
         "triplet",
         "triplet_margin_loss",
         lambda d: tuple(_normal(s, (4, 3), d) for s in range(3)),
@@ -336,39 +340,47 @@ CASES = [
         lambda d: tuple(_normal(s, (3, 4), d) for s in range(3)),
         kwargs={"axis": 0, "margin": 0.2, "norm_degree": 4},
     ),
-    *[
-        pytest.param(
-            _fy_ours, _fy_reference, lambda d: (_logits(0, d), _probs(1, d)), d, True, id=f"fy-{d}"
-        )
-        for d in ("float32", "bfloat16")
-    ],
+    pytest.param(
+        _fy_ours,
+        _fy_reference,
+        lambda d: (_logits(0, d), _probs(1, d)),
+        F32,
+        True,
+        id="fenchel_young_logsumexp-float32",
+    ),
 ]
 
 
 def _tolerance(dtype):
-    return {"rtol": 2e-2, "atol": 2e-2} if dtype == BF16 else {"rtol": 1e-5, "atol": 1e-5}
+    if jnp.dtype(dtype) == jnp.dtype(BF16):
+        return {"rtol": 2e-2, "atol": 2e-2}
+    return {"rtol": 1e-5, "atol": 1e-5}
 
 
-def _value_and_grad(fn, args, grad):
-    """The loss and (if ``grad``) its gradient in the first argument, in one jit."""
-
+def _value_and_grad(fn, grad):
     def run(first, *rest):
         value = fn(first, *rest)
         if not grad:
             return value, None
         return value, jax.grad(lambda x: jnp.sum(fn(x, *rest)).astype(F32))(first)
 
-    return jax.jit(run)(*args)
+    return run
 
 
 @pytest.mark.parametrize(("ours", "reference", "inputs", "dtype", "grad"), CASES)
 def test_matches_optax(ours, reference, inputs, dtype, grad):
     args = inputs(jnp.dtype(dtype))
-    got, got_grad = _value_and_grad(ours, args, grad)
-    # Some Optax losses broadcast implicitly, which conftest's rank-promotion
-    # setting would reject; optjax broadcasts explicitly and runs under it.
-    with jax.numpy_rank_promotion("allow"):
-        want, want_grad = _value_and_grad(reference, args, grad)
+
+    # Both sides in one jit (one compilation per case). Some Optax losses
+    # broadcast implicitly, which conftest's rank-promotion setting would
+    # reject: Optax is traced with it allowed, optjax with it raising.
+    def both(*a):
+        got = _value_and_grad(ours, grad)(*a)
+        with jax.numpy_rank_promotion("allow"):
+            want = _value_and_grad(reference, grad)(*a)
+        return got, want
+
+    (got, got_grad), (want, want_grad) = jax.jit(both)(*args)
     assert got.shape == want.shape
     assert got.dtype == want.dtype
     np.testing.assert_allclose(
@@ -386,8 +398,8 @@ def test_matches_optax(ours, reference, inputs, dtype, grad):
 def test_ctc_forward_probs_match_optax():
     args = _ctc_inputs(F32)
     for got, want in zip(
-        losses.ctc_loss_with_forward_probs(*args, log_epsilon=-1e4),
-        optax.losses.ctc_loss_with_forward_probs(*args, log_epsilon=-1e4),
+        losses.ctc_loss_with_forward_probs(*args, blank_id=2, log_epsilon=-1e4),
+        optax.losses.ctc_loss_with_forward_probs(*args, blank_id=2, log_epsilon=-1e4),
         strict=True,
     ):
         assert got.shape == want.shape

@@ -378,6 +378,48 @@ def test_abstract_init_matches_init(make):
         assert (a.shape, a.dtype) == (c.shape, c.dtype)
 
 
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda lib: lib.lbfgs(),
+        lambda lib: lib.scale_by_zoom_linesearch(5),
+        lambda lib: lib.scale_by_backtracking_linesearch(5, store_grad=True),
+    ],
+    ids=["lbfgs", "zoom", "backtracking"],
+)
+def test_init_takes_shape_dtype_structs_like_optax(make):
+    params = make_params()
+    abstract = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype), params)
+    ours, theirs = make(optjax).init(abstract), make(optax).init(abstract)
+    # The state classes differ (optjax's and Optax's); shapes and dtypes must not.
+    shapes = [[(x.shape, x.dtype) for x in jax.tree.leaves(t)] for t in (ours, theirs)]
+    assert shapes[0] == shapes[1]
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda lib: lib.scale_by_zoom_linesearch(5, initial_guess_strategy="keep"),
+        lambda lib: lib.scale_by_backtracking_linesearch(5, increase_factor=2.0),
+    ],
+    ids=["zoom", "backtracking"],
+)
+def test_a_python_float_learning_rate_in_the_state_works_like_optax(make):
+    # Optax's own tests set the state's learning_rate to a Python float.
+    value, grad = jax.value_and_grad(rosenbrock)(_X)
+    results = []
+    for lib in (optjax, optax):
+        tx = make(lib)
+        state = tx.init(_X)._replace(learning_rate=0.5)
+        updates, state = tx.update(
+            jax.tree.map(jnp.negative, grad), state, _X, value=value, grad=grad,
+            value_fn=rosenbrock,
+        )  # fmt: skip
+        results.append((updates, state.learning_rate))
+    assert_trees_close(results[0], results[1], rtol=1e-6, atol=1e-7, what="float learning_rate")
+    assert results[0][1].dtype == jnp.float32
+
+
 def test_memory_is_stacked_per_leaf_and_keeps_dtypes():
     params = {"w": jnp.ones((2, 3), jnp.bfloat16), "b": jnp.ones(3), "s": jnp.asarray(1.0)}
     state = optjax.scale_by_lbfgs(memory_size=4).init(params)
@@ -466,7 +508,8 @@ def test_missing_line_search_arguments_raise_type_error(tx, kwargs, missing):
 def test_unknown_keyword_for_value_fn_raises_type_error():
     tx = optjax.scale_by_zoom_linesearch(5)
     value, grad = jax.value_and_grad(rosenbrock)(_X)
-    with pytest.raises(TypeError, match="batch"):
+    # Optax's message starts the same way (its tests match it).
+    with pytest.raises(TypeError, match=r"Unexpected keyword arguments \['batch'\]"):
         tx.update(grad, tx.init(_X), _X, value=value, grad=grad, value_fn=rosenbrock, batch=1)
 
 
@@ -490,4 +533,10 @@ def test_line_searches_need_params():
 )
 def test_value_and_grad_from_state_needs_one_stored_value_and_grad(tx, message):
     with pytest.raises(ValueError, match=message):
+        _value_and_grad_from_state(rosenbrock)(_X, state=tx.init(_X))
+
+
+def test_two_line_searches_in_the_state_also_raise_optaxs_key_error():
+    tx = optjax.chain(optjax.scale_by_zoom_linesearch(3), optjax.scale_by_zoom_linesearch(3))
+    with pytest.raises(KeyError, match="exactly one"):
         _value_and_grad_from_state(rosenbrock)(_X, state=tx.init(_X))

@@ -376,29 +376,17 @@ def test_matches_pytorch_closed_form(name):
 _CYCLE = dict(init_value=0.0, peak_value=1.0, warmup_steps=2)
 
 BAD_INPUT = {
-    "polynomial_negative_steps": (
-        lambda: optjax.polynomial_schedule(1.0, 0.0, 2, -1),
-        "transition_steps must be >= 0",
-    ),
     "polynomial_negative_begin": (
         lambda: optjax.polynomial_schedule(1.0, 0.0, 2, 10, transition_begin=-1),
         "transition_begin must be >= 0",
     ),
-    "linear_negative_steps": (
-        lambda: optjax.linear_schedule(1.0, 0.0, -5),
-        "transition_steps must be >= 0",
-    ),
-    "exponential_zero_steps": (
-        lambda: optjax.exponential_decay(1.0, 0, 0.5),
-        "transition_steps must be > 0",
-    ),
-    "exponential_zero_rate": (
-        lambda: optjax.exponential_decay(1.0, 10, 0.0),
-        "decay_rate must be > 0",
-    ),
     "exponential_negative_rate": (
         lambda: optjax.exponential_decay(1.0, 10, -0.5),
-        "decay_rate must be > 0",
+        "decay_rate must be >= 0",
+    ),
+    "warmup_exponential_negative_rate": (
+        lambda: optjax.warmup_exponential_decay_schedule(0.0, 1.0, 2, 5, -0.5),
+        "decay_rate must be >= 0",
     ),
     "exponential_negative_begin": (
         lambda: optjax.exponential_decay(1.0, 10, 0.5, transition_begin=-3),
@@ -431,10 +419,6 @@ BAD_INPUT = {
     "warmup_exponential_negative_warmup": (
         lambda: optjax.warmup_exponential_decay_schedule(0.0, 1.0, -2, 5, 0.5),
         "warmup_steps must be >= 0",
-    ),
-    "warmup_exponential_zero_rate": (
-        lambda: optjax.warmup_exponential_decay_schedule(0.0, 1.0, 2, 5, 0.0),
-        "decay_rate must be > 0",
     ),
     "piecewise_constant_negative_scale": (
         lambda: optjax.piecewise_constant_schedule(1.0, {5: 0.5, 10: -0.1}),
@@ -561,6 +545,29 @@ BAD_INPUT = {
         "warmup_steps must be an integer >= 1",
     ),
 }
+
+
+# Values Optax documents (or pins in its tests) as disabling the transition: the
+# schedule holds its initial value. Accepted, with the same numbers.
+DISABLED_TRANSITION = {
+    "polynomial_zero_steps": lambda lib: lib.polynomial_schedule(1.0, 0.0, 2, 0),
+    "polynomial_negative_steps": lambda lib: lib.polynomial_schedule(1.0, 0.0, 2, -1),
+    "linear_negative_steps": lambda lib: lib.linear_schedule(1.0, 0.0, -5),
+    "exponential_zero_steps": lambda lib: lib.exponential_decay(1.0, 0, 0.5),
+    "exponential_negative_steps": lambda lib: lib.exponential_decay(2.0, -1, 0.5, staircase=True),
+    "exponential_zero_rate": lambda lib: lib.exponential_decay(1.0, 10, 0.0),
+    "warmup_exponential_zero_rate": (
+        lambda lib: lib.warmup_exponential_decay_schedule(0.0, 1.0, 2, 5, 0.0)
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(DISABLED_TRANSITION))
+def test_disabled_transition_holds_the_value_as_in_optax(name):
+    make = DISABLED_TRANSITION[name]
+    ours, theirs = make(optjax), make(optax)
+    for step in (0, 1, 3, 10, 100):
+        np.testing.assert_allclose(float(ours(step)), float(theirs(step)), rtol=0, atol=0)
 
 
 @pytest.mark.parametrize("name", sorted(BAD_INPUT))

@@ -389,10 +389,14 @@ def test_grouped_is_bit_for_bit_without_fma_contraction():
         "JAX_PLATFORMS": "cpu",
         "XLA_FLAGS": (os.environ.get("XLA_FLAGS", "") + " --xla_cpu_max_isa=SSE4_2").strip(),
     }
-    tests = pathlib.Path(__file__).parent
+    here = pathlib.Path(__file__).parent
+    # This module and the tests/ root (harness, registry) must both be importable.
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(here), str(here.parent), *filter(None, [os.environ.get("PYTHONPATH")])]
+    )
     result = subprocess.run(
         [sys.executable, "-c", "import test_combinators as t; t.check_grouped_bit_for_bit()"],
-        cwd=tests,
+        cwd=here,
         env=env,
         capture_output=True,
         text=True,

@@ -59,11 +59,17 @@ def test_dtype_matches_optax(handler):
 
 
 def test_dtype_bad_inputs():
-    with pytest.raises(ValueError, match=r"mixed dtypes \(the first is float32; \['b'\]\[0\] is bfloat16"):
+    with pytest.raises(
+        ValueError, match=r"mixed dtypes \(the first is float32; \['b'\]\[0\] is bfloat16"
+    ):
         optjax.tree.dtype(TREE)
     with pytest.raises(ValueError, match="cannot order float16 and bfloat16"):
-        optjax.tree.dtype({"a": jnp.ones(1, jnp.float16), "b": jnp.ones(1, jnp.bfloat16)}, "highest")
-    with pytest.raises(ValueError, match="invalid mixed_dtype_handler='max'; valid values are None"):
+        optjax.tree.dtype(
+            {"a": jnp.ones(1, jnp.float16), "b": jnp.ones(1, jnp.bfloat16)}, "highest"
+        )
+    with pytest.raises(
+        ValueError, match="invalid mixed_dtype_handler='max'; valid values are None"
+    ):
         optjax.tree.dtype(TREE, "max")
 
 

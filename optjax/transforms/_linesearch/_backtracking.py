@@ -150,7 +150,8 @@ def scale_by_backtracking_linesearch(
     def update_fn(updates, state, params, *, value=None, grad=None, value_fn=None, **extra):
         _require(where, value, value_fn, grad)
         fn_kwargs = _split_fn_kwargs(value_fn, extra, where)
-        dtype = state.learning_rate.dtype
+        # The init dtype, not the state's: a user may set learning_rate to a Python float.
+        dtype = _scalar_dtype(params)
         value = jnp.asarray(value).astype(dtype)
         slope = _slope(updates, grad).astype(dtype)
 

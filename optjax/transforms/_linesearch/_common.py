@@ -17,7 +17,10 @@ def _scalar_dtype(params: Any) -> Any:
     leaves = jax.tree.leaves(params)
     if not leaves:
         return jnp.dtype(jnp.float32)
-    real = jnp.real(jnp.zeros((), jnp.asarray(leaves[0]).dtype)).dtype
+    # ``.dtype`` first: abstract leaves (jax.ShapeDtypeStruct) are not arrays.
+    leaf = leaves[0]
+    dtype = leaf.dtype if hasattr(leaf, "dtype") else jnp.asarray(leaf).dtype
+    real = jnp.real(jnp.zeros((), dtype)).dtype
     return jnp.promote_types(real, jnp.float32)
 
 
@@ -52,8 +55,8 @@ def _split_fn_kwargs(value_fn: Callable[..., Any], extra_args: dict, where: str)
     unknown = sorted(k for k in extra_args if k not in parameters)
     if unknown:
         raise TypeError(
-            f"{where}.update got keyword arguments that value_fn does not accept: "
-            f"{unknown}. Extra keyword arguments are passed to value_fn; remove these "
+            f"{where}.update: Unexpected keyword arguments {unknown}: value_fn does not "
+            f"accept them. Extra keyword arguments are passed to value_fn; remove these "
             f"or add them to value_fn's signature."
         )
     return dict(extra_args)

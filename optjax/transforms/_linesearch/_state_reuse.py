@@ -29,6 +29,13 @@ def _find_field(tree: Any, field: str) -> list[Any]:
     return found
 
 
+class _StateEntryError(KeyError, ValueError):
+    """No single line-search entry in the state: a ``KeyError`` as in Optax, and a ``ValueError``."""
+
+    def __str__(self) -> str:  # KeyError would print the message quoted
+        return str(self.args[0])
+
+
 def value_and_grad_from_state(
     value_fn: Callable[..., jax.typing.ArrayLike],
 ) -> Callable[..., tuple[jax.Array, Any]]:
@@ -58,6 +65,11 @@ def value_and_grad_from_state(
       ``value_and_grad(params, *args, state, **kwargs) -> (value, grad)``, with
       ``state`` keyword-only.
 
+    Raises:
+      ValueError: when called, if the state holds no line-search entry or
+        several; the error is also a ``KeyError``, which Optax raises for
+        several entries.
+
     Examples:
       >>> import jax.numpy as jnp
       >>> import optjax
@@ -78,7 +90,9 @@ def value_and_grad_from_state(
         values = _find_field(state, "value")
         grads = _find_field(state, "grad")
         if len(values) != 1 or len(grads) != 1:
-            raise ValueError(
+            # Optax raises KeyError for several entries and ValueError for none;
+            # this error is both, with one message for the two cases.
+            raise _StateEntryError(
                 "value_and_grad_from_state: expected exactly one entry of the state with "
                 f"`value` and `grad` fields (a line search's), found {len(values)} values "
                 f"and {len(grads)} grads. Use a line search that keeps them "

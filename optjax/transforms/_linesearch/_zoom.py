@@ -228,7 +228,8 @@ def scale_by_zoom_linesearch(
     def update_fn(updates, state, params, *, value=None, grad=None, value_fn=None, **extra):
         _require(where, value, value_fn, grad)
         fn_kwargs = _split_fn_kwargs(value_fn, extra, where)
-        dtype = state.learning_rate.dtype
+        # The init dtype, not the state's: a user may set learning_rate to a Python float.
+        dtype = _scalar_dtype(params)
         as_scalar = lambda x: jnp.asarray(x).astype(dtype)  # noqa: E731
         grad = _tree.cast_like(grad, params)
         value0 = as_scalar(value)
@@ -380,7 +381,7 @@ def scale_by_zoom_linesearch(
         if initial_guess_strategy == "one":
             guess = jnp.ones([], dtype)
         else:
-            guess = state.learning_rate
+            guess = as_scalar(state.learning_rate)
         zero = jnp.zeros([], dtype)
         start = _Point(zero, value0, slope0)
         carry = _ZoomCarry(

@@ -5,10 +5,19 @@ trajectories descend the loss instead of taking unit-size (or ascending) steps,
 which would make them chaotic and the comparison meaningless.
 """
 
+import warnings
+
 import jax
 import jax.numpy as jnp
 
 from registry import Case, settings
+
+
+def _quietly(make, *args, **kwargs):
+    """Builds an alias that both libraries deprecate, without the DeprecationWarning."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return make(*args, **kwargs)
 
 
 def _descend(lib, tx, step=0.05):
@@ -347,6 +356,16 @@ ALIASES = [
             "lr=1e-2": lambda lib: lib.optimistic_adam_v2(1e-2),
             "plain_adam,alpha=0.5": lambda lib: lib.optimistic_adam_v2(
                 2e-2, alpha=0.5, beta=0.5, nesterov=False, mu_dtype=jnp.bfloat16
+            ),
+        },
+        optimizer=True,
+    ),
+    *settings(
+        "optimistic_adam",
+        {
+            "lr=1e-2": lambda lib: _quietly(lib.optimistic_adam, 1e-2),
+            "optimism=5e-3,plain": lambda lib: _quietly(
+                lib.optimistic_adam, 2e-2, 5e-3, b1=0.8, nesterov=False
             ),
         },
         optimizer=True,

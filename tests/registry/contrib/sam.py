@@ -1,13 +1,12 @@
-"""Registry entries for SAM (against ``optax.contrib.sam``) and the cautious wrapper.
+"""Registry entries for SAM, against ``optax.contrib.sam``.
 
 SAM runs in its transparent mode (one adversarial or outer step per call), which
 the harness loop drives like any optimizer; opaque mode needs a ``grad_fn``
-keyword and is compared step by step in ``tests/test_mars_cautious_sam.py``,
-as are MARS and the cautious wrapper (which Optax lacks) against NumPy.
+keyword and is compared step by step in ``tests/contrib/test_sam.py``.
 """
 
 import optjax
-from registry import Case, settings
+from registry import Case
 
 
 def _normalized_sgd(lib, rho):
@@ -36,24 +35,12 @@ _SAM_VARIANTS = {
 }
 
 CASES = [
-    *[
-        Case(
-            name=f"sam/{label}",
-            make=make,
-            reference=make,
-            optimizer=True,
-            first_setting=index == 0,
-        )
-        for index, (label, make) in enumerate(_SAM_VARIANTS.items())
-    ],
-    # A gradient step never disagrees with its own gradient: the mask keeps
-    # every entry and cautious(sgd) is sgd (the NumPy references in
-    # test_mars_cautious_sam.py cover the masking itself).
-    *settings(
-        "cautious",
-        {"sgd_no_momentum": lambda lib: lib.cautious(lib.sgd(0.05))},
-        reference=lambda optax: optax.sgd(0.05),
-        compare_state=False,
-        note="CautiousState wraps the inner state; the reference is the bare optimizer.",
-    ),
+    Case(
+        name=f"sam/{label}",
+        make=make,
+        reference=make,
+        optimizer=True,
+        first_setting=index == 0,
+    )
+    for index, (label, make) in enumerate(_SAM_VARIANTS.items())
 ]
