@@ -34,8 +34,8 @@ def kl_divergence(
 
         \\ell = \\sum_k t_k \\,(\\log t_k - \\log p_k), \\qquad 0 \\log 0 = 0
 
-    .. note::
-      The values are Optax's. The gradient with respect to ``targets`` is
+    .. warning::
+      The values are Optax's, but the gradient with respect to ``targets`` is
       finite where a target is 0 (Optax's is NaN there): the logarithm is
       taken of a safe value.
 

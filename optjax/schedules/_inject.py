@@ -399,7 +399,7 @@ def find_injected_states(state: Any) -> list[Any]:
 
     .. math::
 
-        \mathrm{find}(s) = [\, n \in s : n \text{ holds injected hyperparameters} \,]
+        \\mathrm{find}(s) = [\\, n \\in s : n \\text{ holds injected hyperparameters} \\,]
 
     Use it to ask whether an optimizer keeps its hyperparameters in its state
     (an empty list means it does not), before :func:`get_hyperparams` or
