@@ -210,12 +210,23 @@ def is_params_placeholder(tree: Any) -> bool:
     return type(tree).__name__ == "_ParamsPlaceholder"
 
 
-def _accepts_extra_args(update: Callable[..., Any]) -> bool:
+def _declared_extra_args(update: Callable[..., Any]) -> set[str] | None:
+    """The extra keyword arguments ``update`` takes: ``None`` for all of them (``**kw``)."""
     try:
-        parameters = inspect.signature(update).parameters.values()
+        parameters = list(inspect.signature(update).parameters.values())
     except (TypeError, ValueError):
-        return False
-    return any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)
+        return set()
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
+        return None
+    named = [
+        p
+        for p in parameters
+        if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    ]
+    # Past (updates, state, params), every named parameter is an extra argument.
+    return {p.name for p in named[3:]} | {
+        p.name for p in named if p.kind is inspect.Parameter.KEYWORD_ONLY
+    }
 
 
 def with_extra_args_support(tx: Any) -> GradientTransformation:
@@ -228,8 +239,10 @@ def with_extra_args_support(tx: Any) -> GradientTransformation:
     Transforms from other libraries (an Optax ``GradientTransformation`` that
     predates extra arguments, say) are wrapped so that
     ``update(updates, state, params, **extra_args)`` can be called on them
-    uniformly. Transforms that already accept ``**extra_args`` are returned
-    as they are, re-wrapped in optjax's NamedTuple.
+    uniformly. Transforms that already accept ``**extra_args``, and Optax's
+    ``GradientTransformationExtraArgs`` (which promises to), are returned as
+    they are, re-wrapped in optjax's NamedTuple. An ``update`` that names its
+    extra arguments (``*, value``) receives those and no others.
 
     Args:
       tx: any object with ``init`` and ``update`` attributes.
@@ -250,13 +263,14 @@ def with_extra_args_support(tx: Any) -> GradientTransformation:
         raise TypeError(
             f"Expected a gradient transformation with `init` and `update`, got {type(tx).__name__}."
         )
-    if _accepts_extra_args(tx.update):
+    declared = _declared_extra_args(tx.update)
+    if declared is None or type(tx).__name__ == "GradientTransformationExtraArgs":
         return GradientTransformationExtraArgs(tx.init, tx.update)
     inner_update = tx.update
 
     def update(updates, state, params=None, **extra_args):
-        del extra_args
-        return inner_update(updates, state, params)
+        wanted = {name: extra_args[name] for name in declared if name in extra_args}
+        return inner_update(updates, state, params, **wanted)
 
     return GradientTransformationExtraArgs(tx.init, update)
 
@@ -270,17 +284,25 @@ def _without_python_ints(tree: Any) -> Any:
     return jax.tree.map(lambda x: None if type(x) is int else x, tree)
 
 
-def _none_where_updates_are_none(params: Any, updates: Any) -> Any:
+def _none_where_updates_are_none(params: Any, updates: Any, *, where: str) -> Any:
     """``params`` with every subtree that sits under a ``None`` of ``updates`` set to ``None``.
 
-    Returns ``params`` unchanged when the two cannot be lined up, so that the
-    structure check that follows reports the mismatch.
+    When the two cannot be lined up, raises the structure check's
+    ``ValueError``, with every ``None`` counted as a leaf so that the key path
+    it names is where the trees really differ.
     """
     treedef = jax.tree.structure(updates, is_leaf=_is_none)
     try:
         subtrees = treedef.flatten_up_to(params)
     except (ValueError, TypeError):
-        return params
+
+        def none_as_leaf(tree):
+            return jax.tree.map(lambda x: 0 if x is None else x, tree, is_leaf=_is_none)
+
+        _tree.check_same_structure(
+            none_as_leaf(params), none_as_leaf(updates), "params", "updates", where=where
+        )
+        raise ValueError(f"{where}: the tree structure of updates does not match params.") from None
     update_leaves = treedef.flatten_up_to(updates)
     if not any(u is None and p is not None for u, p in zip(update_leaves, subtrees)):
         return params
@@ -385,7 +407,7 @@ def transformation(
             )
         _tree.check_inexact(_without_python_ints(updates), what="updates", where=name)
         if params is not None:
-            params = _none_where_updates_are_none(params, updates)
+            params = _none_where_updates_are_none(params, updates, where=name)
             _tree.check_same_structure(params, updates, "params", "updates", where=name)
         elif needs_params:
             raise ValueError(NO_PARAMS_MSG.format(name=name))

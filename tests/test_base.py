@@ -181,3 +181,125 @@ def test_masked_masks_compatible_extra_args():
     tx.update(params, tx.init(params), params, tags=tags, value=1.0)
     assert isinstance(seen["tags"]["b"], optjax.MaskedNode)
     assert seen["value"] == 1.0
+
+
+# Drop-in behaviour that Optax defines and its users rely on.
+
+
+def test_apply_updates_and_incremental_update_keep_none_params():
+    x = jnp.array([1.0, 2.0])
+    for lib in (optjax, optax):
+        assert lib.apply_updates(None, x) is None
+        assert lib.incremental_update(None, x, 1) is None
+    params = {"a": None, "b": jnp.ones(2)}
+    new = optjax.apply_updates(params, {"a": {"any": x}, "b": x})
+    assert new["a"] is None
+    np.testing.assert_allclose(new["b"], [2.0, 3.0])
+    averaged = optjax.incremental_update(params, {"a": x, "b": jnp.zeros(2)}, 0.25)
+    assert averaged["a"] is None
+    np.testing.assert_allclose(averaged["b"], 0.25)
+    with pytest.raises(TypeError, match=r"apply_updates: updates at key path \['b'\] is None"):
+        optjax.apply_updates(params, {"a": None, "b": None})
+    with pytest.raises(ValueError, match=r"apply_updates.*\['c'\]"):
+        optjax.apply_updates(params, {"a": None, "b": x, "c": x})
+
+
+def test_none_updates_match_any_params_subtree():
+    # Optax's add_decayed_weights test: a None update stays None.
+    weights = (jnp.ones(2), {"a": jnp.ones(2), "b": jnp.ones(2)})
+    tx = optjax.add_decayed_weights(0.1)
+    assert tx.update(None, tx.init(weights), weights)[0] is None
+    updates, _ = tx.update((None, {"a": jnp.ones(2), "b": None}), tx.init(weights), weights)
+    assert updates[0] is None and updates[1]["b"] is None
+    np.testing.assert_allclose(updates[1]["a"], 1.1)
+    with pytest.raises(ValueError, match=r"\['c'\]"):
+        tx.update((None, {"a": jnp.ones(2), "c": None}), tx.init(weights), weights)
+
+
+def test_trace_with_decay_one_is_a_running_sum():
+    grads = [jnp.array([1.0, -2.0]), jnp.array([0.5, 0.5]), jnp.array([2.0, 1.0])]
+    for nesterov in (False, True):
+        outputs = {}
+        for lib in (optjax, optax):
+            tx = lib.trace(decay=1.0, nesterov=nesterov)
+            state = tx.init(grads[0])
+            for g in grads:
+                outputs[lib], state = tx.update(g, state)
+        np.testing.assert_allclose(outputs[optjax], outputs[optax])
+    np.testing.assert_allclose(state.trace, sum(grads))
+
+
+def test_python_int_leaves_are_accepted_as_in_optax():
+    # From Optax's combine test: plain Python ints as parameters.
+    params = {"a": 1, "b": 2}
+    results = []
+    for lib in (optjax, optax):
+        tx = lib.adam(1e-3)
+        updates, state = tx.update(params, tx.init(params))
+        results.append((updates, state))
+    jax.tree.map(np.testing.assert_allclose, results[0][0], results[1][0])
+    with pytest.raises(TypeError, match=r"\['a'\].*int32"):
+        optjax.adam(1e-3).init({"a": jnp.ones((), jnp.int32)})
+
+
+def test_a_missing_required_keyword_argument_is_a_type_error_naming_it():
+    tx = optjax.scale_by_polyak()
+    params = jnp.array([1.0, -1.0])
+    # Checked before the structure check: Optax raises TypeError here too.
+    grads = (jnp.ones(2), jnp.ones(2))
+    for error in (TypeError, ValueError):
+        with pytest.raises(error, match=r"scale_by_polyak: .*\['value'\]"):
+            tx.update(grads, tx.init(params), params)
+    with pytest.raises(TypeError):
+        optax.scale_by_polyak().update(grads, (), params)
+
+
+def test_init_empty_state_and_protocols_are_exported():
+    assert optjax.init_empty_state({"w": jnp.ones(2)}) == optjax.EmptyState()
+    assert optjax.TransformUpdateExtraArgsFn.__name__ == "TransformUpdateExtraArgsFn"
+    tx = optjax.GradientTransformation(optjax.init_empty_state, lambda u, s, p=None: (u, s))
+    assert optjax.chain(tx).init(None) == (optax.EmptyState(),)
+
+
+@pytest.mark.parametrize("empty", [{}, [], ()])
+@pytest.mark.parametrize("callable_mask", [False, True])
+def test_masked_on_an_empty_container_returns_it(empty, callable_mask):
+    mask = (lambda p: p) if callable_mask else empty
+    tx = optjax.masked(optjax.adam(0.1), mask)
+    state = tx.init(empty)
+    updates, state = tx.update(empty, state, empty)
+    assert updates == empty and type(updates) is type(empty)
+    ref = optax.masked(optax.adam(0.1), mask)
+    ref_state = ref.update(empty, ref.init(empty), empty)[1]
+    assert str(jax.tree.structure(state)) == str(jax.tree.structure(ref_state))
+
+
+def test_mask_with_missing_dict_keys_says_dict_key_mismatch():
+    params = {"layer1": {"w": jnp.ones(2), "b": jnp.ones(1)}, "misc": jnp.ones(1)}
+    with pytest.raises(ValueError, match=r"freeze|masked: Dict key mismatch.*\['layer1'\]"):
+        optjax.freeze({"layer1": True}).init(params)
+
+
+def test_chain_forwards_only_the_extra_arguments_an_update_names():
+    seen = []
+
+    def update(updates, state, params=None, *, value):
+        seen.append(value)
+        return updates, state
+
+    named = optjax.GradientTransformation(lambda params: (), update)
+    tx = optjax.chain(named, optjax.scale(2.0))
+    out, _ = tx.update({"w": jnp.ones(2)}, tx.init({"w": jnp.ones(2)}), value=3.0, other=1)
+    assert seen == [3.0]
+    np.testing.assert_array_equal(out["w"], 2.0 * np.ones(2))
+
+
+def test_optax_extra_args_transform_inside_optjax_chain_gets_the_loss():
+    tx = optjax.chain(optax.polyak_sgd(max_learning_rate=1.0), optjax.scale(1.0))
+    params = {"w": jnp.array([3.0])}
+    grads = {"w": jnp.array([2.0])}
+    ours, _ = tx.update(grads, tx.init(params), params, value=jnp.array(4.0))
+    theirs, _ = optax.polyak_sgd(max_learning_rate=1.0).update(
+        grads, optax.polyak_sgd(max_learning_rate=1.0).init(params), params, value=jnp.array(4.0)
+    )
+    np.testing.assert_allclose(ours["w"], theirs["w"])

@@ -22,8 +22,11 @@ def prepare(cost_matrix: Any, *, where: str) -> jax.Array:
     cost = jnp.asarray(cost_matrix)
     if cost.ndim != 2:
         raise ValueError(f"{where}: cost_matrix must be 2-D, got shape {cost.shape}.")
-    if not (jnp.issubdtype(cost.dtype, jnp.floating) or jnp.issubdtype(cost.dtype, jnp.integer)
-            or cost.dtype == jnp.bool_):
+    if not (
+        jnp.issubdtype(cost.dtype, jnp.floating)
+        or jnp.issubdtype(cost.dtype, jnp.integer)
+        or cost.dtype == jnp.bool_
+    ):
         raise TypeError(
             f"{where}: cost_matrix must hold real numbers (bool, int or float), got dtype "
             f"{cost.dtype.name}."
@@ -55,9 +58,11 @@ def check_feasible(cost: jax.Array, rows: jax.Array, cols: jax.Array, *, where: 
         return
     rows_np, cols_np = np.asarray(rows), np.asarray(cols)
     values = np.asarray(cost)
-    if (rows_np < 0).any() or (cols_np < 0).any() or not np.isfinite(
-        values[rows_np, cols_np]
-    ).all():
+    if (
+        (rows_np < 0).any()
+        or (cols_np < 0).any()
+        or not np.isfinite(values[rows_np, cols_np]).all()
+    ):
         raise ValueError(
             f"{where}: cost_matrix is infeasible: no assignment of min(n, m) pairs avoids "
             f"the +inf entries."

@@ -10,6 +10,8 @@ import jax.numpy as jnp
 from optjax.assignment import _common
 
 
+# Compiled once per shape and dtype, so repeated eager calls are fast.
+@jax.jit
 def _solve_wide(cost: jax.Array) -> tuple[jax.Array, jax.Array]:
     """Solves a ``rows <= cols`` problem; returns (row, column) index pairs.
 

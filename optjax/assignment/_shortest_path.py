@@ -87,6 +87,8 @@ def _augmenting_path(cost, u, v, row4col, current_row):
     return sink, failed, min_value, seen_rows, seen_cols, dist, path
 
 
+# Compiled once per shape and dtype, so repeated eager calls are fast.
+@jax.jit
 def _solve_wide(cost: jax.Array) -> jax.Array:
     """Solves a ``rows <= cols`` problem; returns the column of each row."""
     rows, cols = cost.shape

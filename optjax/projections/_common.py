@@ -101,7 +101,9 @@ def l1_norm(tree: Any) -> jax.Array:
 
 def squared_l2_norm(tree: Any) -> jax.Array:
     """:math:`\\sum_i |x_i|^2` over all leaves (complex leaves allowed)."""
-    return jnp.asarray(tree_sum(jax.tree.map(lambda x: jnp.square(x.real) + jnp.square(x.imag), tree)))
+    return jnp.asarray(
+        tree_sum(jax.tree.map(lambda x: jnp.square(x.real) + jnp.square(x.imag), tree))
+    )
 
 
 def _leaf_vdot(x: Any, a: Any) -> jax.Array:

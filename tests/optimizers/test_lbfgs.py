@@ -21,6 +21,7 @@ import pytest
 from harness import assert_trees_close, make_params
 
 import optjax
+from optjax.transforms._linesearch import _zoom as zoom_module
 from optjax.transforms._linesearch import value_and_grad_from_state as _value_and_grad_from_state
 
 STEPS = 40
@@ -540,3 +541,32 @@ def test_two_line_searches_in_the_state_also_raise_optaxs_key_error():
     tx = optjax.chain(optjax.scale_by_zoom_linesearch(3), optjax.scale_by_zoom_linesearch(3))
     with pytest.raises(KeyError, match="exactly one"):
         _value_and_grad_from_state(rosenbrock)(_X, state=tx.init(_X))
+
+
+def _zoom_verbose_output(capsys, w, direction, **kwargs):
+    f = lambda x: jnp.dot(x, x)  # noqa: E731
+    tx = optjax.scale_by_zoom_linesearch(curv_rtol=0.5, verbose=True, **kwargs)
+    value, grad = jax.value_and_grad(f)(w)
+    _, state = tx.update(direction, tx.init(w), w, value=value, grad=grad, value_fn=f)
+    jax.effects_barrier()
+    return float(state.learning_rate), capsys.readouterr().out
+
+
+def test_zoom_verbose_names_a_capped_step_with_optaxs_flag(capsys):
+    # From -60 along +1 the strong Wolfe steps start at 30, beyond the cap of 10.
+    w, u = jnp.array([-60.0, 0.0]), jnp.array([1.0, 0.0])
+    step, out = _zoom_verbose_output(capsys, w, u, max_linesearch_steps=10, max_learning_rate=10.0)
+    assert step == 10.0
+    assert (
+        zoom_module.FLAG_INTERVAL_NOT_FOUND in out and zoom_module.FLAG_NO_STEPSIZE_FOUND not in out
+    )
+
+
+def test_zoom_verbose_names_an_ascent_direction_with_optaxs_flag(capsys):
+    w, u = jnp.array([60.0, 0.0]), jnp.array([1.0, 0.0])
+    step, out = _zoom_verbose_output(capsys, w, u, max_linesearch_steps=18)
+    assert step < 1e-5
+    assert (
+        zoom_module.FLAG_NO_STEPSIZE_FOUND in out
+        and zoom_module.FLAG_NOT_A_DESCENT_DIRECTION in out
+    )

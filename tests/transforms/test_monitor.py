@@ -30,7 +30,7 @@ def _measures(lib):
         "leaf": lambda u: u["b"],
         "norm_ema": lib.measure_with_ema(lib.tree.norm, 0.9),
         "clipped_ema": lib.measure_with_ema(lambda u: lib.tree.norm(u) > 0.5, 0.5, debias=False),
-        "f64_ema": lib.measure_with_ema(lib.tree.norm, 0.8, accumulator_dtype=jnp.bfloat16),
+        "bf16_ema": lib.measure_with_ema(lib.tree.norm, 0.8, accumulator_dtype=jnp.bfloat16),
     }
 
 

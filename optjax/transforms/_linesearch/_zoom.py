@@ -19,6 +19,22 @@ from optjax.transforms._linesearch._common import (
 )
 from optjax.tree import _math as _tree
 
+# Optax's diagnostic sentences, verbatim: with ``verbose=True`` the reason a
+# search stopped early is printed with them, so that output filters (and
+# Optax's own tests) written against Optax's messages keep matching.
+FLAG_INTERVAL_NOT_FOUND = (
+    "No interval satisfying curvature condition. "
+    "Consider increasing maximal possible stepsize of the linesearch."
+)
+FLAG_INTERVAL_TOO_SMALL = "Length of searched interval has been reduced below threshold."
+FLAG_CURVATURE_COND_NOT_SATISFIED = (
+    "Returning stepsize with sufficient decrease but curvature condition not satisfied."
+)
+FLAG_NO_STEPSIZE_FOUND = "Linesearch failed, no stepsize satisfying sufficient decrease found."
+FLAG_NOT_A_DESCENT_DIRECTION = (
+    "The linesearch failed because the provided direction is not a descent direction. "
+)
+
 
 class ZoomLinesearchInfo(NamedTuple):
     """Diagnostics of one zoom search.
@@ -280,6 +296,18 @@ def scale_by_zoom_linesearch(
             low, high = _tree.where(turned, (new, prev), (prev, new))
             bracketed = overshoot | turned | good
             done = good | (capped & ~bracketed)
+            if verbose:
+                _print_if(
+                    capped & ~bracketed & ~good,
+                    "scale_by_zoom_linesearch: step size capped at {step} (decrease error "
+                    "{dec}, curvature error {curv}). "
+                    + FLAG_INTERVAL_NOT_FOUND
+                    + " "
+                    + FLAG_CURVATURE_COND_NOT_SATISFIED,
+                    step=step,
+                    dec=dec,
+                    curv=curv,
+                )
             return carry._replace(
                 current=new,
                 grad=new_grad,
@@ -352,8 +380,29 @@ def scale_by_zoom_linesearch(
                 (carry.current, carry.grad),
             )  # fmt: skip
             if verbose:
+                failed = ~carry.done
+                width = jnp.abs(carry.high.step - carry.low.step)
                 _print_if(
-                    ~carry.done,
+                    failed & carry.bracketed & (width <= stepsize_precision),
+                    FLAG_INTERVAL_TOO_SMALL + " Interval length: {width}.",
+                    width=width,
+                )
+                _print_if(
+                    failed & (carry.safe.step > 0.0),
+                    FLAG_CURVATURE_COND_NOT_SATISFIED + " Step size: {step}.",
+                    step=carry.safe.step,
+                )
+                _print_if(
+                    failed & ~(carry.safe.step > 0.0),
+                    FLAG_NO_STEPSIZE_FOUND,
+                )
+                _print_if(
+                    failed & ~(carry.safe.step > 0.0) & (slope0 >= 0.0),
+                    FLAG_NOT_A_DESCENT_DIRECTION + "The slope at step size 0 is {slope}.",
+                    slope=slope0,
+                )
+                _print_if(
+                    failed,
                     "scale_by_zoom_linesearch: no step size met both Wolfe conditions "
                     "(value {value}, slope {slope}, last step {step}, decrease error "
                     "{dec}, curvature error {curv}); returning step size {chosen}.",
