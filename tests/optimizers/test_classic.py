@@ -180,7 +180,9 @@ def test_sm3_b2_as_array_and_under_vmap_matches_python_number():
     for b2 in (0.9, 1.0):
         expected, _ = _run(optjax.scale_by_sm3(b2=b2), grads, params)
         as_array, _ = _run(optjax.scale_by_sm3(b2=jnp.float32(b2)), grads, params)
-        jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-6), as_array, expected)
+        # A Python b2 is folded into the program as a constant, an array b2 is not:
+        # XLA may then round one step differently (seen: 1.3e-6 relative on float32).
+        jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5), as_array, expected)
 
     def first_update(b2):
         tx = optjax.scale_by_sm3(b2=b2)
