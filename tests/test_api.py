@@ -90,7 +90,8 @@ def test_docstring_has_summary_math_args_returns_and_example(name):
 # The modern optimizers (issue 5), in Optax's contrib or not in Optax at all.
 MODERN_OPTIMIZERS = """muon adopt ademamix simplified_ademamix schedule_free_adamw
 schedule_free_sgd prodigy dadapt_adamw sophia sam lbfgs soap shampoo mars_adamw mars_lion
-cautious""".split()
+cautious acprop cocob dog dowg dpsgd galore madgrad mechanize momo momo_adam
+optimistic_adam""".split()
 
 
 @pytest.mark.parametrize("name", OPTAX_ALIASES + MODERN_OPTIMIZERS)
@@ -119,17 +120,38 @@ def test_readme_python_examples_run(capsys):
     assert "final loss" in capsys.readouterr().out
 
 
+def _needs_usage_docs(obj):
+    """Functions and classes defined in optjax, less state NamedTuples and protocols
+    (which document their fields) and type aliases such as ``Any``."""
+    if not getattr(obj, "__module__", "").startswith("optjax"):
+        return False
+    if inspect.isfunction(obj):
+        return True
+    return (
+        inspect.isclass(obj)
+        and not issubclass(obj, tuple)
+        and not getattr(obj, "_is_protocol", False)
+    )
+
+
 NAMESPACED = [
     (module, name)
-    for module in (optjax.losses, optjax.metrics, optjax.data, optjax.schedules, optjax.training)
-    for name in module.__all__
-    if inspect.isfunction(getattr(module, name))
-    # State NamedTuples and protocols document their fields, not usage.
-    or (
-        inspect.isclass(getattr(module, name))
-        and not issubclass(getattr(module, name), tuple)
-        and not getattr(getattr(module, name), "_is_protocol", False)
+    for module in (
+        optjax.losses,
+        optjax.metrics,
+        optjax.data,
+        optjax.schedules,
+        optjax.training,
+        optjax.tree,
+        optjax.projections,
+        optjax.second_order,
+        optjax.perturbations,
+        optjax.assignment,
+        optjax.microbatching,
+        optjax.experimental.aggregating,
     )
+    for name in module.__all__
+    if _needs_usage_docs(getattr(module, name))
 ]
 
 
@@ -151,9 +173,9 @@ def test_readme_optimizer_table_lists_every_optimizer_with_paper_and_optax_count
         row = re.search(rf"^\| `{name}` \| \[[^]]+\]\(https?://[^)]+\) \| (.+) \|$", readme, re.M)
         assert row, f"README optimizer table has no row for {name}"
         counterpart = row.group(1)
-        if hasattr(optax, name):
-            assert counterpart == f"`optax.{name}`", name
-        elif hasattr(optax.contrib, name):
+        if hasattr(optax.contrib, name):
             assert counterpart == f"`optax.contrib.{name}`", name
+        elif hasattr(optax, name):
+            assert counterpart == f"`optax.{name}`", name
         else:
             assert counterpart == "not in Optax", name

@@ -208,7 +208,23 @@ def where(condition: jax.typing.ArrayLike, tree_x: Any, tree_y: Any) -> Any:
 
 
 def abs_sq(x: jax.typing.ArrayLike) -> jax.Array:
-    """``|x|**2``, real-valued for complex ``x``."""
+    r"""The squared modulus ``|x|**2``, real-valued for complex ``x``.
+
+    .. math::
+        |x|^2 = \mathrm{Re}(x)^2 + \mathrm{Im}(x)^2
+
+    Args:
+      x: a real or complex array.
+
+    Returns:
+      A real array of ``x``'s shape.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import optjax
+      >>> optjax.tree.abs_sq(jnp.array([3.0 + 4.0j]))
+      Array([25.], dtype=float32)
+    """
     x = jnp.asarray(x)
     if jnp.iscomplexobj(x):
         return jnp.square(x.real) + jnp.square(x.imag)
@@ -240,7 +256,24 @@ def vdot(tree_x: Any, tree_y: Any) -> jax.Array:
 
 
 def l2_norm(tree: Any, squared: bool = False) -> jax.Array:
-    """The global Euclidean norm of a tree, :math:`\\sqrt{\\sum_i \\|x_i\\|^2}`."""
+    """The global Euclidean norm of a tree, over every element of every leaf.
+
+    .. math::
+        \\|x\\| = \\sqrt{\\textstyle\\sum_i \\|x_i\\|^2}
+
+    Args:
+      tree: a tree of arrays (complex leaves count their modulus).
+      squared: return the squared norm.
+
+    Returns:
+      A scalar array.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import optjax
+      >>> optjax.tree.l2_norm({"a": jnp.array([3.0]), "b": jnp.array([4.0])})
+      Array(5., dtype=float32)
+    """
     squares = jax.tree.map(lambda x: jnp.sum(abs_sq(x)), tree)
     total = jax.tree.reduce(operator.add, squares, initializer=0)
     return jnp.asarray(total if squared else jnp.sqrt(total))
