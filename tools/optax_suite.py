@@ -79,10 +79,14 @@ def _import_all_optax_modules() -> None:
 
 
 def _public_names(module: types.ModuleType) -> list[str]:
-    names = getattr(module, "__all__", None)
-    if names is None:
-        names = [n for n in vars(module) if not n.startswith("_")]
-    return list(names)
+    """``__all__`` and every other name without a leading underscore.
+
+    Optax's ``__all__`` lists are incomplete (``optax.MaskedNode``,
+    ``optax.named_chain``... are missing), so both are taken.
+    """
+    names = list(getattr(module, "__all__", ()))
+    names += [n for n in vars(module) if not n.startswith("_") and n not in names]
+    return names
 
 
 def substitute() -> dict[str, list[str]]:

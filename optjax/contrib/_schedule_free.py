@@ -38,7 +38,10 @@ def lowest_float_dtype(tree: Any) -> Any:
     it with any leaf never promotes that leaf. An empty tree gives JAX's
     default float dtype.
     """
-    dtypes = [jnp.asarray(x).dtype for x in jax.tree.leaves(tree)]
+    # ``.dtype`` first, so abstract params (jax.ShapeDtypeStruct) work too.
+    dtypes = [
+        x.dtype if hasattr(x, "dtype") else jnp.asarray(x).dtype for x in jax.tree.leaves(tree)
+    ]
     if not dtypes:
         return jnp.asarray([]).dtype
 
