@@ -24,6 +24,9 @@ _NEEDS_EXTRA_ARGS = {
     "lbfgs": "a line search that calls value_fn; use optjax.lbfgs from Python with a loop "
     "that passes value, grad and value_fn",
     "sophia": "an objective function for its Hessian estimate; use it from Python",
+    "dpsgd": "per-example gradients, a clipping norm and a noise multiplier; use "
+    "optjax.contrib.dpsgd from Python with per-example gradients",
+    "optimistic_adam": "nothing more, but Optax deprecates it: use optimistic_adam_v2",
 }
 
 SCHEDULE_NAMES = ("constant", "cosine", "linear", "exponential", "step", "onecycle", "inverse_sqrt")
