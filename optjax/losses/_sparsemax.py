@@ -6,6 +6,7 @@ import jax
 import jax.numpy as jnp
 
 from optjax.losses import _utils
+from optjax.projections._simplex import project_rows_onto_simplex
 
 
 def sparsemax_loss(logits: jax.typing.ArrayLike, labels: jax.typing.ArrayLike) -> jax.Array:
@@ -45,32 +46,6 @@ def sparsemax_loss(logits: jax.typing.ArrayLike, labels: jax.typing.ArrayLike) -
     logits = _utils.check_floating("logits", logits, where=name)
     logits, labels = _utils.broadcast_pair(("logits", "labels"), logits, labels, where=name)
     return jax.nn.sparse_plus(jnp.where(labels, -logits, logits))
-
-
-@jax.custom_jvp
-def _sparsemax(scores: jax.Array) -> jax.Array:
-    """Euclidean projection of each last-axis row onto the probability simplex."""
-    num = scores.shape[-1]
-    descending = -jnp.sort(-scores, axis=-1)
-    cumulative = jnp.cumsum(descending, axis=-1)
-    # Integer ranks and sizes keep the dtype promotion (and numbers) of Optax.
-    ranks = jnp.broadcast_to(jnp.arange(1, num + 1), scores.shape)
-    # The support is the largest k with 1 + k * s_(k) > sum of the k largest.
-    support_size = jnp.count_nonzero(1 / ranks + (descending - cumulative / ranks) > 0, axis=-1)
-    support_size = support_size[..., None]
-    top_sum = jnp.take_along_axis(cumulative, support_size - 1, axis=-1)
-    return jax.nn.relu(1 / support_size + (scores - top_sum / support_size))
-
-
-@_sparsemax.defjvp
-def _sparsemax_jvp(primals, tangents):
-    (scores,), (scores_dot,) = primals, tangents
-    probs = _sparsemax(scores)
-    support = (probs > 0).astype(scores_dot.dtype)
-    size = jnp.sum(support, axis=-1, keepdims=True)
-    # On the support the projection is the identity minus the mean.
-    mean_dot = jnp.sum(support * scores_dot, axis=-1, keepdims=True) / size
-    return probs, (support * (scores_dot - mean_dot)).astype(probs.dtype)
 
 
 def multiclass_sparsemax_loss(
@@ -119,7 +94,7 @@ def multiclass_sparsemax_loss(
     labels = _utils.broadcast_to_shape(
         "labels", labels, scores.shape[:-1], "scores[..., 0]", where=name
     )
-    probs = _sparsemax(scores)
+    probs = project_rows_onto_simplex(scores)
     label_scores = jnp.take_along_axis(scores, labels[..., None], axis=-1)
     # Scores relative to the label's; entries outside the support are zeroed so
     # that -inf scores give 0 * 0 instead of 0 * inf.

@@ -12,30 +12,33 @@ from optjax.projections import _common
 
 
 @jax.custom_jvp
-def _unit_simplex(values: jax.Array) -> jax.Array:
-    """Sort-based projection of a vector onto :math:`\\{p \\ge 0, \\sum p = 1\\}`."""
-    size = values.shape[0]
-    desc = jnp.sort(values)[::-1]
-    partial_sums = jnp.cumsum(desc)
-    counts = jnp.arange(1, size + 1)
-    # The support is the longest prefix of the sorted values that stays
-    # positive once shifted by its own threshold.
-    support_size = jnp.count_nonzero(1 / counts + (desc - partial_sums / counts) > 0)
-    threshold_sum = partial_sums[support_size - 1]
-    return jax.nn.relu(1 / support_size + (values - threshold_sum / support_size))
+def project_rows_onto_simplex(scores: jax.Array) -> jax.Array:
+    """Euclidean projection of each last-axis row onto :math:`\\{p \\ge 0, \\sum p = 1\\}`.
+
+    The one sort-based simplex projection in optjax: ``projection_simplex`` runs
+    it on a flat vector, the sparsemax losses on rows of scores.
+    """
+    num = scores.shape[-1]
+    descending = -jnp.sort(-scores, axis=-1)
+    cumulative = jnp.cumsum(descending, axis=-1)
+    # Integer ranks and sizes keep the dtype promotion (and numbers) of Optax.
+    ranks = jnp.broadcast_to(jnp.arange(1, num + 1), scores.shape)
+    # The support is the largest k with 1 + k * s_(k) > sum of the k largest.
+    support_size = jnp.count_nonzero(1 / ranks + (descending - cumulative / ranks) > 0, axis=-1)
+    support_size = support_size[..., None]
+    top_sum = jnp.take_along_axis(cumulative, support_size - 1, axis=-1)
+    return jax.nn.relu(1 / support_size + (scores - top_sum / support_size))
 
 
-@_unit_simplex.defjvp
-def _unit_simplex_jvp(primals, tangents):
-    (values,) = primals
-    (values_dot,) = tangents
-    projected = _unit_simplex(values)
-    # On the support the Jacobian is the centering matrix I - 11^T / |S|;
-    # off the support it is zero.
-    support = projected > 0
-    support_size = jnp.count_nonzero(support)
-    mean_on_support = jnp.dot(support, values_dot) / support_size
-    return projected, support * values_dot - mean_on_support * support
+@project_rows_onto_simplex.defjvp
+def _project_rows_onto_simplex_jvp(primals, tangents):
+    (scores,), (scores_dot,) = primals, tangents
+    probs = project_rows_onto_simplex(scores)
+    support = (probs > 0).astype(scores_dot.dtype)
+    size = jnp.sum(support, axis=-1, keepdims=True)
+    # On the support the Jacobian is the centering matrix I - 11^T / |S|; off it, zero.
+    mean_dot = jnp.sum(support * scores_dot, axis=-1, keepdims=True) / size
+    return probs, (support * (scores_dot - mean_dot)).astype(probs.dtype)
 
 
 def _check_scale(scale: Any, where: str) -> None:
@@ -46,7 +49,7 @@ def _simplex(tree: Any, scale: Any, where: str) -> Any:
     _common.check_has_leaves(tree, where=where)
     _common.check_float_leaves(tree, name="tree", where=where)
     values, unravel = flatten_util.ravel_pytree(tree)
-    return unravel(scale * _unit_simplex(values / scale))
+    return unravel(scale * project_rows_onto_simplex(values / scale))
 
 
 def projection_simplex(tree: Any, scale: jax.typing.ArrayLike = 1) -> Any:
