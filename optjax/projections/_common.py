@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from optjax.tree import _math as _tree
+from optjax.tree import _structure
 
 
 def concrete_value(value: Any) -> np.ndarray | None:
@@ -70,11 +70,7 @@ def check_float_leaves(tree: Any, *, name: str, where: str) -> None:
 
 def check_same_structure(x: Any, a: Any, x_name: str, a_name: str, *, where: str) -> None:
     """Raises ``ValueError`` naming the first key path where two trees differ."""
-    if jax.tree.structure(x) != jax.tree.structure(a):
-        raise ValueError(
-            f"{where}: the tree structure of {a_name} does not match {x_name}; "
-            f"{_tree._first_difference(x, a)}."
-        )
+    _structure.check_compatible(x, [a], [x_name, a_name], where=where)
 
 
 def check_same_shapes(x: Any, a: Any, x_name: str, a_name: str, *, where: str) -> None:
